@@ -1,0 +1,1 @@
+"""Scoring, the model comparison table, winner selection and plot data."""

@@ -1,0 +1,88 @@
+"""Compare every trained cell and choose the winner by cross-validated RMSE alone."""
+
+import itertools
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from movie_rating.data.schema import VOTE_COUNT
+from movie_rating.errors import MovieRatingError
+from movie_rating.evaluation.metrics import DIGITS, regression_metrics
+from movie_rating.models.training import cell_name
+
+SELECTION_METRIC = "cv_rmse_mean"
+TABLE_COLUMNS = (
+    "rank",
+    "pipeline",
+    "family",
+    "cv_rmse_mean",
+    "cv_rmse_std",
+    "cv_r2_mean",
+    "test_rmse",
+    "test_mae",
+    "test_r2",
+)
+
+
+def load_cell_metrics(
+    metrics_dir: Path, pipelines: Sequence[str], families: Sequence[str]
+) -> pd.DataFrame:
+    """One row per pipeline x family cell named in params.yaml; a missing cell is an error."""
+    rows = []
+    for pipeline in pipelines:
+        for family in families:
+            path = metrics_dir / cell_name(pipeline, family) / "metrics.json"
+            if not path.is_file():
+                raise MovieRatingError(
+                    f"no metrics for cell {cell_name(pipeline, family)} at {path}"
+                )
+            metrics = json.loads(path.read_text(encoding="utf-8"))
+            rows.append({"pipeline": pipeline, "family": family, **metrics})
+    return pd.DataFrame(rows)
+
+
+def rank_cells(cells: pd.DataFrame) -> pd.DataFrame:
+    """Sort by CV RMSE (ties broken by name, so the order never depends on file order)."""
+    ranked = cells.sort_values([SELECTION_METRIC, "pipeline", "family"], kind="stable")
+    ranked = ranked.reset_index(drop=True)
+    ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
+    return ranked.loc[:, list(TABLE_COLUMNS)]
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    def cell(value: object) -> str:
+        return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+    header = "| " + " | ".join(table.columns) + " |"
+    rule = "|" + "|".join("---:" if table[c].dtype.kind in "if" else "---" for c in table) + "|"
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join([header, rule, *body]) + "\n"
+
+
+def error_by_vote_count(predictions: pd.DataFrame, edges: Sequence[int]) -> pd.DataFrame:
+    """RMSE and MAE per vote-count bucket: ratings from few votes are noisy by nature."""
+    bounds = [*edges, np.inf]
+    labels = [
+        f"{low}+" if high == np.inf else f"{low}-{int(high) - 1}"
+        for low, high in itertools.pairwise(bounds)
+    ]
+    buckets = pd.cut(predictions[VOTE_COUNT], bins=bounds, labels=labels, right=False)
+    rows = []
+    for label in labels:
+        subset = predictions[buckets == label]
+        if subset.empty:
+            continue
+        scores = regression_metrics(subset["actual"], subset["predicted"])
+        rows.append(
+            {"votes": label, "movies": len(subset), "rmse": scores["rmse"], "mae": scores["mae"]}
+        )
+    return pd.DataFrame(rows)
+
+
+def residual_frame(predictions: pd.DataFrame) -> pd.DataFrame:
+    out = predictions.loc[:, ["actual", "predicted"]].copy()
+    out["residual"] = np.round(out["actual"] - out["predicted"], DIGITS)
+    return out

@@ -1,0 +1,1 @@
+"""Feature engineering: scikit-learn transformers and the registry of feature pipelines."""

@@ -1,0 +1,114 @@
+"""Feature pipelines, declared as data: a registry from pipeline name to how it is built.
+
+A pipeline version is a name in `PIPELINES` plus a block of the same name under `featurize:`
+in params.yaml; adding a version is one entry here and one block there.
+"""
+
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from pydantic import Field
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import Pipeline
+
+from movie_rating.data.schema import INPUT_FEATURES
+from movie_rating.features.transformers import (
+    CategoricalOneHotEncoder,
+    ColumnSelector,
+    DataTypeFixer,
+    GenreMultiLabelEncoder,
+    LanguageGrouper,
+    LightweightTextEmbedder,
+    SelectiveStandardScaler,
+    YearBinning,
+)
+from movie_rating.params import StrictParams, parse_section
+from movie_rating.registry import lookup
+
+NUMERIC_FEATURES = ("release_year", "release_month", "title_words", "overview_words")
+CATEGORICAL_FEATURES = ("original_language", "release_period")
+
+
+class TfidfFeatureParams(StrictParams):
+    """Knobs of the TF-IDF family of pipelines (v1-v4)."""
+
+    overview_max_features: int = Field(ge=1)
+    title_max_features: int = Field(ge=1)
+    ngram_max: int = Field(ge=1, le=5)
+    genre_min_count: int = Field(ge=1)
+    language_min_count: int = Field(ge=1)
+    year_bin_edges: list[int] = Field(min_length=1)
+
+
+def build_tfidf_features(params: TfidfFeatureParams) -> Pipeline:
+    """Dates, genres, language and release period, plus TF-IDF of overview and title."""
+    ngram_range = (1, params.ngram_max)
+    encode = ColumnTransformer(
+        [
+            (
+                "overview",
+                LightweightTextEmbedder(
+                    max_features=params.overview_max_features, ngram_range=ngram_range
+                ),
+                "overview",
+            ),
+            (
+                "title",
+                LightweightTextEmbedder(
+                    max_features=params.title_max_features, ngram_range=ngram_range
+                ),
+                "title",
+            ),
+            ("genres", GenreMultiLabelEncoder(min_count=params.genre_min_count), "genre"),
+            ("categorical", CategoricalOneHotEncoder(), list(CATEGORICAL_FEATURES)),
+            ("numeric", "passthrough", list(NUMERIC_FEATURES)),
+        ],
+        sparse_threshold=1.0,
+    )
+    return Pipeline(
+        [
+            ("select", ColumnSelector(columns=INPUT_FEATURES)),
+            ("fix_types", DataTypeFixer()),
+            ("year_bins", YearBinning(edges=tuple(params.year_bin_edges))),
+            ("language", LanguageGrouper(min_count=params.language_min_count)),
+            ("scale", SelectiveStandardScaler(columns=NUMERIC_FEATURES)),
+            ("encode", encode),
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class PipelineKind:
+    """How a registry entry turns its params block into an unfitted feature pipeline."""
+
+    params_model: type[StrictParams]
+    build: Callable[[Any], Pipeline]
+
+
+_TFIDF = PipelineKind(TfidfFeatureParams, build_tfidf_features)
+
+PIPELINES: Mapping[str, PipelineKind] = {
+    "v1_original": _TFIDF,
+    "v2_bigrams": _TFIDF,
+    "v3_bigrams_more_features": _TFIDF,
+    "v4_trigrams": _TFIDF,
+}
+
+
+def build_feature_pipeline(name: str, featurize_params: Mapping[str, Any]) -> Pipeline:
+    """The unfitted feature pipeline `name`, configured from params.yaml's `featurize` section."""
+    kind = lookup(PIPELINES, name, "feature pipeline")
+    params = parse_section(featurize_params, name, kind.params_model, parent="featurize")
+    return kind.build(params)
+
+
+def describe_features(pipeline: Pipeline, train: pd.DataFrame) -> dict[str, Any]:
+    """Fit a copy on train and list what comes out: the reviewable shape of a pipeline version."""
+    fitted = clone(pipeline).fit(train)
+    names = [str(name) for name in fitted.get_feature_names_out()]
+    blocks = Counter(name.split("__", 1)[0] for name in names)
+    return {"n_features": len(names), "features_by_block": dict(blocks), "features": names}

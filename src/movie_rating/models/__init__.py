@@ -1,0 +1,1 @@
+"""Model families: a registry from family name to estimator."""

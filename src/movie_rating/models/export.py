@@ -1,0 +1,93 @@
+"""Export: the winning cell refit on train as one artifact, with a model card beside it."""
+
+import os
+import platform
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from movie_rating.data.ingest import sha256_of
+from movie_rating.data.schema import INPUT_FEATURES, TARGET
+from movie_rating.evaluation.metrics import DIGITS, clip_ratings, regression_metrics
+
+CARD_LIBRARIES = ("scikit-learn", "lightgbm", "xgboost-cpu", "numpy", "pandas", "scipy", "joblib")
+
+
+@dataclass(frozen=True)
+class Winner:
+    pipeline: str
+    family: str
+    hyperparameters: dict[str, Any]
+    cv_metrics: dict[str, float]
+
+
+def creation_time() -> str:
+    """Wall-clock time, unless SOURCE_DATE_EPOCH pins it so a rebuild is byte-identical."""
+    pinned = os.environ.get("SOURCE_DATE_EPOCH")
+    moment = datetime.fromtimestamp(int(pinned), UTC) if pinned else datetime.now(UTC)
+    return moment.replace(microsecond=0).isoformat()
+
+
+def library_versions() -> dict[str, str]:
+    return {"python": platform.python_version()} | {name: version(name) for name in CARD_LIBRARIES}
+
+
+def feature_importance(estimator: Pipeline, top: int = 25) -> pd.DataFrame:
+    """Importance per input feature: split gain for trees, |coefficient| for linear models."""
+    model = estimator[-1]
+    names = estimator[:-1].get_feature_names_out()
+    if hasattr(model, "feature_importances_"):
+        weights = np.asarray(model.feature_importances_, dtype=float)
+    else:
+        weights = np.abs(np.ravel(model.coef_))
+    if weights.sum() > 0:
+        weights = weights / weights.sum()
+    table = pd.DataFrame({"feature": names, "importance": np.round(weights, DIGITS)})
+    return table.sort_values(["importance", "feature"], ascending=[False, True]).head(top)
+
+
+def build_model_card(
+    *,
+    name: str,
+    winner: Winner,
+    test: pd.DataFrame,
+    estimator: Pipeline,
+    train_path: Path,
+    artifact_path: Path,
+    train_rows: int,
+) -> dict[str, Any]:
+    predicted = clip_ratings(estimator.predict(test))
+    artifact_sha256 = sha256_of(artifact_path)
+    return {
+        "name": name,
+        "version": artifact_sha256[:12],
+        "feature_pipeline": winner.pipeline,
+        "model_family": winner.family,
+        "hyperparameters": winner.hyperparameters,
+        "target": TARGET,
+        "input_features": list(INPUT_FEATURES),
+        "metrics": {
+            **winner.cv_metrics,
+            **regression_metrics(test[TARGET], predicted, prefix="test_"),
+        },
+        "training_data": {
+            "path": str(train_path),
+            "sha256": sha256_of(train_path),
+            "rows": train_rows,
+        },
+        "artifact": {"path": artifact_path.name, "sha256": artifact_sha256},
+        "libraries": library_versions(),
+        "created_at": creation_time(),
+    }
+
+
+def save_artifact(estimator: Pipeline, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    joblib.dump(estimator, path, compress=3)

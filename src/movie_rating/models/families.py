@@ -1,0 +1,52 @@
+"""Model families, declared as data: name -> estimator class and its fixed settings.
+
+Hyper-parameters come from params.yaml (`models.<family>`) and are passed with ``**``; what is
+fixed here is what must never vary between runs: seeds, thread counts, determinism switches.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lightgbm import LGBMRegressor
+from sklearn.base import RegressorMixin
+from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
+from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, Ridge
+from sklearn.tree import DecisionTreeRegressor
+from xgboost import XGBRegressor
+
+from movie_rating.registry import lookup
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    estimator: type[RegressorMixin]
+    seed_param: str | None = "random_state"
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+
+    def build(self, hyperparams: Mapping[str, Any], seed: int) -> RegressorMixin:
+        kwargs = {**hyperparams, **self.fixed}
+        if self.seed_param is not None:
+            kwargs[self.seed_param] = seed
+        return self.estimator(**kwargs)
+
+
+MODEL_FAMILIES: Mapping[str, ModelFamily] = {
+    "linear": ModelFamily(LinearRegression, seed_param=None),
+    "ridge": ModelFamily(Ridge),
+    "lasso": ModelFamily(Lasso),
+    "elasticnet": ModelFamily(ElasticNet),
+    "decision_tree": ModelFamily(DecisionTreeRegressor),
+    "random_forest": ModelFamily(RandomForestRegressor, fixed={"n_jobs": 2}),
+    "gradient_boosting": ModelFamily(GradientBoostingRegressor),
+    # Histogram building is single-threaded and the seed fixed so results repeat to the bit.
+    "xgboost": ModelFamily(XGBRegressor, fixed={"tree_method": "hist", "n_jobs": 1}),
+    "lightgbm": ModelFamily(
+        LGBMRegressor,
+        fixed={"deterministic": True, "force_row_wise": True, "n_jobs": 1, "verbose": -1},
+    ),
+}
+
+
+def build_model(family: str, hyperparams: Mapping[str, Any], seed: int) -> RegressorMixin:
+    return lookup(MODEL_FAMILIES, family, "model family").build(hyperparams, seed)

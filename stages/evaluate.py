@@ -1,0 +1,55 @@
+"""Stage evaluate: rank every cell by CV RMSE, pick the winner, write its test plots."""
+
+import argparse
+import json
+from pathlib import Path
+
+from movie_rating.cli import run_cli
+from movie_rating.data.split import read_movies, write_movies
+from movie_rating.evaluation.comparison import (
+    error_by_vote_count,
+    load_cell_metrics,
+    rank_cells,
+    residual_frame,
+    to_markdown,
+)
+from movie_rating.models.training import cell_name
+from movie_rating.params import EvaluateParams, TrainParams, load_params, parse_section
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--metrics-dir", type=Path, required=True)
+    parser.add_argument("--predictions-dir", type=Path, required=True)
+    parser.add_argument("--comparison", type=Path, required=True, help="table stem (.csv, .md)")
+    parser.add_argument("--winner", type=Path, required=True)
+    parser.add_argument("--plots-dir", type=Path, required=True)
+    args = parser.parse_args()
+
+    params = load_params(args.params)
+    families = parse_section(params, "train", TrainParams).families
+    evaluate = parse_section(params, "evaluate", EvaluateParams)
+
+    table = rank_cells(
+        load_cell_metrics(args.metrics_dir, params["featurize"]["pipelines"], families)
+    )
+    args.comparison.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.comparison.with_suffix(".csv"), index=False)
+    args.comparison.with_suffix(".md").write_text(to_markdown(table), encoding="utf-8")
+
+    best = table.iloc[0]
+    args.winner.write_text(json.dumps(json.loads(best.to_json()), indent=2) + "\n", "utf-8")
+
+    predictions = read_movies(
+        args.predictions_dir / f"{cell_name(best['pipeline'], best['family'])}.csv"
+    )
+    write_movies(residual_frame(predictions), args.plots_dir / "test_predictions.csv")
+    write_movies(
+        error_by_vote_count(predictions, evaluate.vote_count_buckets),
+        args.plots_dir / "error_by_vote_count.csv",
+    )
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,44 @@
+"""Stage train: one pipeline x model family cell, scored by k-fold CV on train (dvclive)."""
+
+import argparse
+from pathlib import Path
+
+import joblib
+from dvclive import Live
+
+from movie_rating.cli import run_cli
+from movie_rating.data.split import read_movies, write_movies
+from movie_rating.models.families import build_model
+from movie_rating.models.training import full_pipeline, train_cell
+from movie_rating.params import BaseParams, TrainParams, load_params, parse_section
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--features", type=Path, required=True, help="unfitted feature pipeline")
+    parser.add_argument("--family", required=True, help="name in the model family registry")
+    parser.add_argument("--train", type=Path, required=True)
+    parser.add_argument("--test", type=Path, required=True)
+    parser.add_argument("--metrics-dir", type=Path, required=True)
+    parser.add_argument("--predictions", type=Path, required=True)
+    args = parser.parse_args()
+
+    params = load_params(args.params)
+    seed = parse_section(params, "base", BaseParams).seed
+    train_params = parse_section(params, "train", TrainParams)
+    model = build_model(args.family, params["models"].get(args.family) or {}, seed)
+    estimator = full_pipeline(joblib.load(args.features), model)
+
+    result = train_cell(
+        estimator, read_movies(args.train), read_movies(args.test), train_params.cv_folds, seed
+    )
+
+    with Live(dir=str(args.metrics_dir), save_dvc_exp=False, dvcyaml=False) as live:
+        for name, value in result.metrics.items():
+            live.log_metric(name, value, plot=False)
+    write_movies(result.test_predictions, args.predictions)
+
+
+if __name__ == "__main__":
+    run_cli(main)
