@@ -1,0 +1,74 @@
+"""The registries and params.yaml agree; unknown names list the valid ones."""
+
+import pytest
+
+from movie_rating.features.pipelines import PIPELINES
+from movie_rating.models.families import MODEL_FAMILIES, build_model
+from movie_rating.registry import UnknownNameError, lookup
+
+REGISTRIES = {"PIPELINES": PIPELINES, "MODEL_FAMILIES": MODEL_FAMILIES}
+
+
+def test_every_params_pipeline_is_registered_and_configured(repo_params):
+    featurize = repo_params["featurize"]
+    assert featurize["pipelines"], "no feature pipelines listed"
+    for name in featurize["pipelines"]:
+        assert name in PIPELINES, name
+        assert name in featurize, f"featurize.{name} block missing"
+
+
+def test_every_params_family_is_registered(repo_params):
+    families = repo_params["train"]["families"]
+    assert families
+    assert set(families) <= set(MODEL_FAMILIES)
+
+
+def test_every_family_has_a_models_block(repo_params):
+    models = repo_params["models"]
+    for family in MODEL_FAMILIES:
+        assert family in models, f"models.{family} missing"
+    assert set(models) <= set(MODEL_FAMILIES), "models block for an unregistered family"
+
+
+def test_no_duplicate_names_in_params(repo_params):
+    pipelines = repo_params["featurize"]["pipelines"]
+    families = repo_params["train"]["families"]
+    assert len(set(pipelines)) == len(pipelines)
+    assert len(set(families)) == len(families)
+
+
+@pytest.mark.parametrize("registry", sorted(REGISTRIES))
+def test_names_have_no_dash(registry):
+    # DVC matrix cells are named "<pipeline>-<family>": a dash inside a name would be ambiguous.
+    assert not [name for name in REGISTRIES[registry] if "-" in name]
+
+
+@pytest.mark.parametrize("family", sorted(MODEL_FAMILIES))
+def test_every_family_builds_from_its_params_block(family, repo_params):
+    model = build_model(family, repo_params["models"][family], seed=7)
+    params = model.get_params()
+    for key, value in repo_params["models"][family].items():
+        assert params[key] == value
+    seed_param = MODEL_FAMILIES[family].seed_param
+    if seed_param is not None:
+        assert params[seed_param] == 7
+
+
+def test_fixed_settings_override_params():
+    model = build_model("lightgbm", {"n_jobs": 8, "deterministic": False}, seed=1)
+    assert model.get_params()["n_jobs"] == 1
+    assert model.get_params()["deterministic"] is True
+
+
+def test_unknown_name_lists_valid_names():
+    with pytest.raises(UnknownNameError) as caught:
+        lookup({"b": 2, "a": 1}, "c", "thing")
+    assert str(caught.value) == "unknown thing 'c'; valid names: a, b"
+    assert isinstance(caught.value, KeyError)
+
+
+def test_unknown_family_lists_every_family():
+    with pytest.raises(UnknownNameError) as caught:
+        build_model("catboost", {}, seed=0)
+    for family in MODEL_FAMILIES:
+        assert family in str(caught.value)
