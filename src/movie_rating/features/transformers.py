@@ -33,6 +33,25 @@ def _set_input_features(estimator: BaseEstimator, frame: pd.DataFrame) -> None:
     estimator.n_features_in_ = frame.shape[1]
 
 
+def _single_column(X: Any, who: str) -> pd.Series:
+    """The one text column of X (a Series, a 1-column frame or array); more columns is an error.
+
+    Flattening a many-column array would silently return one output row per cell.
+    """
+    if isinstance(X, pd.DataFrame):
+        if X.shape[1] != 1:
+            raise ValueError(f"{who} expects one column, got {X.shape[1]}")
+        return X.iloc[:, 0]
+    if isinstance(X, pd.Series):
+        return X
+    values = np.asarray(X, dtype=object)
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.ndim != 1:
+        raise ValueError(f"{who} expects one column, got an array of shape {values.shape}")
+    return pd.Series(values)
+
+
 def _check_columns(frame: pd.DataFrame, required: Sequence[str], who: str) -> None:
     missing = [column for column in required if column not in frame.columns]
     if missing:
@@ -288,7 +307,7 @@ class GenreMultiLabelEncoder(TransformerMixin, BaseEstimator):
         self.min_count = min_count
 
     def _split(self, X: Any) -> list[list[str]]:
-        values = X.iloc[:, 0] if isinstance(X, pd.DataFrame) else pd.Series(np.ravel(X))
+        values = _single_column(X, type(self).__name__)
         return [
             [g.strip() for g in str(text).split(self.separator) if g.strip()]
             for text in values.fillna("")
@@ -339,9 +358,8 @@ class LightweightTextEmbedder(TransformerMixin, BaseEstimator):
         self.min_df = min_df
         self.sublinear_tf = sublinear_tf
 
-    @staticmethod
-    def _documents(X: Any) -> list[str]:
-        values = X.iloc[:, 0] if isinstance(X, pd.DataFrame) else pd.Series(np.ravel(X))
+    def _documents(self, X: Any) -> list[str]:
+        values = _single_column(X, type(self).__name__)
         return values.fillna("").astype(str).tolist()
 
     def fit(self, X: Any, y: Any = None) -> Self:

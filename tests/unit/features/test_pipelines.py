@@ -1,0 +1,102 @@
+"""Every registered feature pipeline, configured from params.yaml, on a small synthetic frame."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.base import clone
+
+from movie_rating.data.schema import FORBIDDEN_FEATURES
+from movie_rating.features.pipelines import PIPELINES, build_feature_pipeline, describe_features
+from movie_rating.params import ParamsError
+from movie_rating.registry import UnknownNameError
+
+pipeline_names = pytest.mark.parametrize("name", sorted(PIPELINES))
+
+
+def _dense(matrix):
+    return matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix)
+
+
+@pipeline_names
+def test_fits_and_transforms(name, repo_params, movies):
+    pipeline = build_feature_pipeline(name, repo_params["featurize"])
+    out = _dense(pipeline.fit_transform(movies))
+    names = list(pipeline.get_feature_names_out())
+
+    assert out.shape == (len(movies), len(names))
+    assert np.isfinite(out).all()
+    assert len(set(names)) == len(names)
+
+
+@pipeline_names
+def test_transforms_unseen_rows(name, repo_params, movies, movie_factory):
+    pipeline = build_feature_pipeline(name, repo_params["featurize"]).fit(movies)
+    new = movie_factory(7, seed=99)
+    new.loc[0, "original_language"] = "xx"
+    new.loc[1, "genre"] = "Western"
+    new.loc[2, "release_date"] = "not a date"
+    new.loc[3, "overview"] = ""
+    out = _dense(pipeline.transform(new))
+    assert out.shape == (7, len(pipeline.get_feature_names_out()))
+    assert np.isfinite(out).all()
+
+
+@pipeline_names
+def test_forbidden_columns_never_influence_output(name, repo_params, movies):
+    present = FORBIDDEN_FEATURES & set(movies.columns)
+    assert present == FORBIDDEN_FEATURES  # the frame really carries them
+    pipeline = build_feature_pipeline(name, repo_params["featurize"])
+    reference = _dense(clone(pipeline).fit_transform(movies))
+
+    scrambled = movies.copy()
+    scrambled["popularity"] = scrambled["popularity"][::-1].to_numpy() * 1000
+    scrambled["vote_count"] = np.arange(len(movies)) * 7
+    scrambled["poster_url"] = "https://elsewhere.example/p.jpg"
+    np.testing.assert_array_equal(_dense(clone(pipeline).fit_transform(scrambled)), reference)
+
+    # transform must not depend on them either, nor on their presence
+    fitted = clone(pipeline).fit(movies)
+    without = movies.drop(columns=sorted(FORBIDDEN_FEATURES))
+    np.testing.assert_array_equal(_dense(fitted.transform(without)), reference)
+
+    names = [str(n).lower() for n in fitted.get_feature_names_out()]
+    for forbidden in FORBIDDEN_FEATURES:
+        assert not [n for n in names if forbidden in n]
+
+
+@pipeline_names
+def test_describe_features_counts_blocks(name, repo_params, movies):
+    pipeline = build_feature_pipeline(name, repo_params["featurize"])
+    summary = describe_features(pipeline, movies)
+    assert summary["n_features"] == len(summary["features"])
+    assert sum(summary["features_by_block"].values()) == summary["n_features"]
+    assert set(summary["features_by_block"]) <= {
+        "overview",
+        "title",
+        "genres",
+        "categorical",
+        "numeric",
+    }
+    # describe works on a copy: the pipeline it was given stays unfitted
+    assert not hasattr(pipeline[0], "n_features_in_")
+
+
+def test_params_change_the_built_pipeline(repo_params, movies):
+    featurize = dict(repo_params["featurize"])
+    block = dict(featurize["v1_original"], overview_max_features=3, title_max_features=2)
+    small = build_feature_pipeline("v1_original", featurize | {"v1_original": block})
+    blocks = describe_features(small, movies)["features_by_block"]
+    assert blocks["overview"] == 3
+    assert blocks["title"] == 2
+
+
+def test_unknown_pipeline_name(repo_params):
+    with pytest.raises(UnknownNameError, match="v1_original"):
+        build_feature_pipeline("v9_nope", repo_params["featurize"])
+
+
+def test_bad_block_names_the_full_key(repo_params):
+    featurize = dict(repo_params["featurize"])
+    featurize["v2_bigrams"] = dict(featurize["v2_bigrams"], ngram_max=0)
+    with pytest.raises(ParamsError, match=r"featurize\.v2_bigrams\.ngram_max"):
+        build_feature_pipeline("v2_bigrams", featurize)
