@@ -1,0 +1,109 @@
+"""Comparison table, winner selection by CV only, error by vote count."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from movie_rating.errors import MovieRatingError
+from movie_rating.evaluation.comparison import (
+    TABLE_COLUMNS,
+    error_by_vote_count,
+    load_cell_metrics,
+    rank_cells,
+    residual_frame,
+    to_markdown,
+)
+from movie_rating.evaluation.metrics import clip_ratings, regression_metrics
+
+
+def _cell(pipeline, family, cv, test):
+    return {
+        "pipeline": pipeline,
+        "family": family,
+        "cv_rmse_mean": cv,
+        "cv_rmse_std": 0.01,
+        "cv_r2_mean": 0.3,
+        "test_rmse": test,
+        "test_mae": test * 0.8,
+        "test_r2": 0.2,
+    }
+
+
+@pytest.fixture
+def cells():
+    return pd.DataFrame(
+        [
+            _cell("v1_original", "ridge", 0.80, 0.70),  # best on test, not on CV
+            _cell("v2_bigrams", "lightgbm", 0.75, 0.90),  # best on CV
+            _cell("v1_original", "lasso", 0.78, 0.71),
+        ]
+    )
+
+
+def test_rank_cells_uses_cv_not_test(cells):
+    ranked = rank_cells(cells)
+    assert tuple(ranked.columns) == TABLE_COLUMNS
+    assert list(ranked["rank"]) == [1, 2, 3]
+    assert (ranked.loc[0, "pipeline"], ranked.loc[0, "family"]) == ("v2_bigrams", "lightgbm")
+    assert list(ranked["cv_rmse_mean"]) == sorted(cells["cv_rmse_mean"])
+
+
+def test_rank_cells_breaks_ties_by_name(cells):
+    tied = cells.assign(cv_rmse_mean=0.5)
+    order = list(zip(rank_cells(tied)["pipeline"], rank_cells(tied)["family"], strict=True))
+    assert order == sorted(order)
+    shuffled = tied.iloc[::-1].reset_index(drop=True)
+    pd.testing.assert_frame_equal(rank_cells(shuffled), rank_cells(tied))
+
+
+def test_to_markdown(cells):
+    text = to_markdown(rank_cells(cells))
+    lines = text.splitlines()
+    assert text.endswith("\n")
+    assert lines[0] == "| " + " | ".join(TABLE_COLUMNS) + " |"
+    assert lines[1].startswith("|---:|---|---|---:|")  # numbers right-aligned, names not
+    assert len(lines) == 2 + len(cells)
+    assert lines[2].startswith("| 1 | v2_bigrams | lightgbm | 0.7500 |")
+
+
+def test_error_by_vote_count_buckets():
+    predictions = pd.DataFrame(
+        {
+            "vote_count": [1, 9, 10, 49, 200, 999, 1000, 5000],
+            "actual": [5.0, 7.0, 6.0, 6.0, 8.0, 6.0, 7.0, 7.5],
+            "predicted": [6.0, 6.0, 6.0, 6.0, 7.0, 7.0, 7.0, 7.5],
+        }
+    )
+    table = error_by_vote_count(predictions, [0, 10, 50, 200, 1000])
+    # the empty 50-199 bucket is left out
+    assert list(table["votes"]) == ["0-9", "10-49", "200-999", "1000+"]
+    assert list(table["movies"]) == [2, 2, 2, 2]
+    assert list(table["rmse"]) == pytest.approx([1.0, 0.0, 1.0, 0.0])
+    assert list(table["mae"]) == pytest.approx([1.0, 0.0, 1.0, 0.0])
+    assert table["movies"].sum() == len(predictions)
+
+
+def test_residuals():
+    frame = residual_frame(pd.DataFrame({"actual": [7.0, 5.0], "predicted": [6.5, 5.5]}))
+    assert list(frame["residual"]) == [0.5, -0.5]
+
+
+def test_load_cell_metrics(tmp_path):
+    for pipeline, family, cv in [("v1", "ridge", 0.9), ("v1", "lasso", 0.8)]:
+        cell_dir = tmp_path / f"{pipeline}-{family}"
+        cell_dir.mkdir()
+        (cell_dir / "metrics.json").write_text(json.dumps(_cell(pipeline, family, cv, 1.0)))
+    loaded = load_cell_metrics(tmp_path, ["v1"], ["ridge", "lasso"])
+    assert list(loaded["family"]) == ["ridge", "lasso"]
+    with pytest.raises(MovieRatingError, match="v1-linear"):
+        load_cell_metrics(tmp_path, ["v1"], ["ridge", "linear"])
+
+
+def test_regression_metrics_and_clipping():
+    scores = regression_metrics([1.0, 3.0], [2.0, 3.0], prefix="test_")
+    assert scores["test_rmse"] == pytest.approx(np.sqrt(0.5), abs=1e-6)
+    assert scores["test_mae"] == 0.5
+    assert scores["test_r2"] == 0.5  # 1 - 1/2: residual sum 1, total sum of squares 2
+    np.testing.assert_array_equal(clip_ratings([-1.0, 5.0, 12.0]), [0.0, 5.0, 10.0])
