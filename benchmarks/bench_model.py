@@ -1,0 +1,115 @@
+"""Model benchmarks: fit time of every grid cell and the exported model's predict speed.
+
+Timings vary from run to run, so they live here and in reports/benchmarks.json (untracked by
+DVC), never in the pipeline's outputs. Usage: `uv run python benchmarks/bench_model.py`
+(after `dvc repro`); `--skip-fit` measures only the exported model.
+"""
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+from statistics import quantiles
+
+import joblib
+from movie_rating.serving.predict import ProdArtifacts, ProductionPredictor
+from movie_rating.serving.schemas import MovieInput
+
+from movie_rating.data.schema import TARGET
+from movie_rating.data.split import read_movies
+from movie_rating.models.families import build_model
+from movie_rating.models.training import cell_name, full_pipeline
+from movie_rating.params import load_params
+
+REPORT = Path("reports/benchmarks.json")
+
+
+def fit_seconds_per_cell(params: dict, train_path: Path, features_dir: Path) -> dict[str, float]:
+    train = read_movies(train_path)
+    seed = params["base"]["seed"]
+    timings = {}
+    for pipeline in params["featurize"]["pipelines"]:
+        for family in params["train"]["families"]:
+            estimator = full_pipeline(
+                joblib.load(features_dir / f"{pipeline}.joblib"),
+                build_model(family, params["models"].get(family) or {}, seed),
+            )
+            start = time.perf_counter()
+            estimator.fit(train, train[TARGET].to_numpy())
+            timings[cell_name(pipeline, family)] = round(time.perf_counter() - start, 3)
+            print(f"fit {cell_name(pipeline, family)}: {timings[cell_name(pipeline, family)]} s")
+    return timings
+
+
+def percentile_ms(samples: list[float], q: int) -> float:
+    return round(quantiles(samples, n=100)[q - 1] * 1000, 3)
+
+
+def predict_speed(models_dir: Path, test_path: Path, repeats: int) -> dict[str, float]:
+    predictor = ProductionPredictor(ProdArtifacts(models_dir=models_dir))
+    predictor.load()
+    test = read_movies(test_path)
+    movies = [
+        MovieInput(
+            title=row.title,
+            overview=row.overview,
+            genre=row.genre,
+            original_language=row.original_language,
+            release_date=row.release_date,
+        )
+        for row in test.itertuples()
+    ]
+    for movie in movies[:50]:  # warm caches before timing
+        predictor.predict_one(movie)
+    single = []
+    for index in range(repeats):
+        movie = movies[index % len(movies)]
+        start = time.perf_counter()
+        predictor.predict_one(movie)
+        single.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    rounds = 5
+    for _ in range(rounds):
+        predictor.predict_many(test)
+    batch_seconds = time.perf_counter() - start
+    return {
+        "predict_one_p50_ms": percentile_ms(single, 50),
+        "predict_one_p99_ms": percentile_ms(single, 99),
+        "predict_one_samples": repeats,
+        "batch_rows_per_s": round(rounds * len(test) / batch_seconds),
+        "batch_rows": len(test),
+        "artifact_mb": round(predictor.artifact_path.stat().st_size / 1e6, 3),
+    }
+
+
+def merge_into_report(key: str, values: dict) -> None:
+    report = json.loads(REPORT.read_text()) if REPORT.exists() else {}
+    report[key] = values
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text(json.dumps(report, indent=2) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--train", type=Path, default=Path("data/processed/train.csv"))
+    parser.add_argument("--test", type=Path, default=Path("data/processed/test.csv"))
+    parser.add_argument("--features-dir", type=Path, default=Path("data/features"))
+    parser.add_argument("--models-dir", type=Path, default=Path("models"))
+    parser.add_argument("--repeats", type=int, default=2000)
+    parser.add_argument("--skip-fit", action="store_true")
+    args = parser.parse_args()
+
+    results: dict[str, object] = {"cores": len(os.sched_getaffinity(0))}
+    results |= predict_speed(args.models_dir, args.test, args.repeats)
+    print(json.dumps(results, indent=2))
+    if not args.skip_fit:
+        results["fit_seconds"] = fit_seconds_per_cell(
+            load_params(args.params), args.train, args.features_dir
+        )
+    merge_into_report("model", results)
+
+
+if __name__ == "__main__":
+    main()
