@@ -13,9 +13,12 @@ import pandas as pd
 from pydantic import Field
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
-from sklearn.pipeline import Pipeline
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import FeatureUnion, Pipeline
 
-from movie_rating.data.schema import INPUT_FEATURES
+from movie_rating.data.schema import INPUT_FEATURES, TARGET
+from movie_rating.features.stacking import OutOfFoldRegressor
 from movie_rating.features.transformers import (
     CategoricalOneHotEncoder,
     ColumnSelector,
@@ -81,6 +84,86 @@ def build_tfidf_features(params: TfidfFeatureParams) -> Pipeline:
     )
 
 
+class TextRidgeParams(StrictParams):
+    """A wide TF-IDF of one text field (word, optionally char n-grams) and the ridge on it."""
+
+    word_ngram_max: int = Field(ge=1, le=5)
+    char_ngram_range: tuple[int, int] | None = None
+    min_df: int = Field(ge=1)
+    alpha: float = Field(gt=0)
+
+
+class StackedFeatureParams(StrictParams):
+    """Knobs of the stacked pipeline (v5): out-of-fold ridge scores plus the v1-v4 context."""
+
+    overview: TextRidgeParams
+    title: TextRidgeParams
+    oof_folds: int = Field(ge=2)
+    oof_seed: int
+    genre_min_count: int = Field(ge=1)
+    language_min_count: int = Field(ge=1)
+    year_bin_edges: list[int] = Field(min_length=1)
+
+
+def _text_ridge(params: TextRidgeParams, folds: int, seed: int) -> OutOfFoldRegressor:
+    vectorizers = [
+        (
+            "word",
+            TfidfVectorizer(
+                ngram_range=(1, params.word_ngram_max), min_df=params.min_df, sublinear_tf=True
+            ),
+        )
+    ]
+    if params.char_ngram_range is not None:
+        vectorizers.append(
+            (
+                "char",
+                TfidfVectorizer(
+                    analyzer="char_wb",
+                    ngram_range=params.char_ngram_range,
+                    min_df=params.min_df,
+                    sublinear_tf=True,
+                ),
+            )
+        )
+    return OutOfFoldRegressor(
+        FeatureUnion(vectorizers),
+        Ridge(alpha=params.alpha),
+        n_splits=folds,
+        random_state=seed,
+        feature_name="ridge",
+    )
+
+
+def build_stacked_features(params: StackedFeatureParams) -> Pipeline:
+    """Out-of-fold ridge predictions from a wide TF-IDF of each text field, plus the same
+    genre, language, period and numeric features as v1-v4, for a model stacked on top."""
+    encode = ColumnTransformer(
+        [
+            (
+                "overview",
+                _text_ridge(params.overview, params.oof_folds, params.oof_seed),
+                "overview",
+            ),
+            ("title", _text_ridge(params.title, params.oof_folds, params.oof_seed), "title"),
+            ("genres", GenreMultiLabelEncoder(min_count=params.genre_min_count), "genre"),
+            ("categorical", CategoricalOneHotEncoder(), list(CATEGORICAL_FEATURES)),
+            ("numeric", "passthrough", list(NUMERIC_FEATURES)),
+        ],
+        sparse_threshold=1.0,
+    )
+    return Pipeline(
+        [
+            ("select", ColumnSelector(columns=INPUT_FEATURES)),
+            ("fix_types", DataTypeFixer()),
+            ("year_bins", YearBinning(edges=tuple(params.year_bin_edges))),
+            ("language", LanguageGrouper(min_count=params.language_min_count)),
+            ("scale", SelectiveStandardScaler(columns=NUMERIC_FEATURES)),
+            ("encode", encode),
+        ]
+    )
+
+
 @dataclass(frozen=True)
 class PipelineKind:
     """How a registry entry turns its params block into an unfitted feature pipeline."""
@@ -96,6 +179,7 @@ PIPELINES: Mapping[str, PipelineKind] = {
     "v2_bigrams": _TFIDF,
     "v3_bigrams_more_features": _TFIDF,
     "v4_trigrams": _TFIDF,
+    "v5_stacked": PipelineKind(StackedFeatureParams, build_stacked_features),
 }
 
 
@@ -108,7 +192,8 @@ def build_feature_pipeline(name: str, featurize_params: Mapping[str, Any]) -> Pi
 
 def describe_features(pipeline: Pipeline, train: pd.DataFrame) -> dict[str, Any]:
     """Fit a copy on train and list what comes out: the reviewable shape of a pipeline version."""
-    fitted = clone(pipeline).fit(train)
+    # The target too: supervised blocks (v5's out-of-fold ridges) cannot be fitted without it.
+    fitted = clone(pipeline).fit(train, train[TARGET])
     names = [str(name) for name in fitted.get_feature_names_out()]
     blocks = Counter(name.split("__", 1)[0] for name in names)
     return {"n_features": len(names), "features_by_block": dict(blocks), "features": names}

@@ -1,0 +1,200 @@
+"""OutOfFoldRegressor and the v5_stacked pipeline: out-of-fold correctness, no leakage,
+determinism and scikit-learn's estimator contract."""
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import Ridge
+from sklearn.model_selection import KFold, cross_val_predict, cross_validate
+
+from movie_rating.data.schema import TARGET
+from movie_rating.features.pipelines import PIPELINES, build_feature_pipeline
+from movie_rating.features.stacking import OutOfFoldRegressor
+from movie_rating.models.families import build_model
+from movie_rating.models.training import full_pipeline
+from movie_rating.params import load_params
+
+LGBM = {"n_estimators": 60, "learning_rate": 0.1, "num_leaves": 7, "min_child_samples": 10}
+
+
+def numeric_data(n: int = 120, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 4))
+    return X, X @ np.array([1.0, -2.0, 0.5, 0.0]) + rng.normal(0, 0.3, n)
+
+
+def text_oof(**overrides) -> OutOfFoldRegressor:
+    settings = {"n_splits": 4, "random_state": 3, "feature_name": "ridge", **overrides}
+    return OutOfFoldRegressor(TfidfVectorizer(min_df=1), Ridge(alpha=1.0), **settings)
+
+
+def v5_cell(v5_params: dict, seed: int = 0):
+    features = build_feature_pipeline("v5_stacked", v5_params)
+    return full_pipeline(features, build_model("lightgbm", LGBM, seed))
+
+
+# --- out-of-fold correctness -------------------------------------------------------------
+
+
+def test_fit_transform_equals_manual_cross_val_predict():
+    X, y = numeric_data()
+    oof = OutOfFoldRegressor(estimator=Ridge(alpha=1.0), n_splits=5, random_state=11)
+    expected = cross_val_predict(Ridge(alpha=1.0), X, y, cv=KFold(5, shuffle=True, random_state=11))
+    np.testing.assert_allclose(oof.fit_transform(X, y).ravel(), expected)
+
+
+def test_fit_transform_is_not_the_in_sample_prediction(movies):
+    oof = text_oof()
+    out_of_fold = oof.fit_transform(movies["overview"], movies[TARGET]).ravel()
+    in_sample = oof.transform(movies["overview"]).ravel()
+    assert not np.allclose(out_of_fold, in_sample)
+    # In-sample scores fit the training target better than honest out-of-fold ones.
+    residual = movies[TARGET].to_numpy()
+    assert np.std(residual - in_sample) < np.std(residual - out_of_fold)
+
+
+def test_encoder_is_fitted_once_and_only_the_regressor_is_cross_fitted(movies):
+    y = movies[TARGET].to_numpy()
+    oof = text_oof()
+    encoded = TfidfVectorizer(min_df=1).fit_transform(movies["overview"])
+    expected = cross_val_predict(
+        Ridge(alpha=1.0), encoded, y, cv=KFold(4, shuffle=True, random_state=3)
+    )
+    np.testing.assert_allclose(oof.fit_transform(movies["overview"], y).ravel(), expected)
+
+
+def test_transform_uses_the_model_fitted_on_all_rows(movies):
+    y = movies[TARGET].to_numpy()
+    oof = text_oof().fit(movies["overview"], y)
+    vectorizer = TfidfVectorizer(min_df=1).fit(movies["overview"])
+    full = Ridge(alpha=1.0).fit(vectorizer.transform(movies["overview"]), y)
+    new = movies["overview"].iloc[:10]
+    np.testing.assert_allclose(oof.transform(new).ravel(), full.predict(vectorizer.transform(new)))
+
+
+# --- leakage -----------------------------------------------------------------------------
+
+
+def test_shuffled_target_gives_no_cv_skill_for_the_stacked_cell(movies, v5_params):
+    shuffled = movies.assign(**{TARGET: np.random.default_rng(1).permutation(movies[TARGET])})
+    scores = cross_validate(
+        v5_cell(v5_params),
+        shuffled,
+        shuffled[TARGET].to_numpy(),
+        cv=KFold(5, shuffle=True, random_state=42),
+        scoring="r2",
+    )
+    assert np.mean(scores["test_score"]) <= 0.02
+
+
+def test_real_signal_is_found_so_the_leakage_test_has_power(movies, v5_params):
+    scores = cross_validate(
+        v5_cell(v5_params),
+        movies,
+        movies[TARGET].to_numpy(),
+        cv=KFold(5, shuffle=True, random_state=42),
+        scoring="r2",
+    )
+    assert np.mean(scores["test_score"]) > 0.3
+
+
+def test_out_of_fold_feature_does_not_know_a_shuffled_target(movies):
+    y = np.random.default_rng(2).permutation(movies[TARGET].to_numpy())
+    oof = text_oof()
+    out_of_fold = oof.fit_transform(movies["overview"], y).ravel()
+    in_sample = oof.transform(movies["overview"]).ravel()
+    # A leaky (in-sample) score tracks the noise it was fitted on; the out-of-fold one cannot.
+    assert np.corrcoef(in_sample, y)[0, 1] > 0.3
+    assert np.corrcoef(out_of_fold, y)[0, 1] < 0.15
+
+
+# --- determinism -------------------------------------------------------------------------
+
+
+def test_two_fits_with_the_same_seed_predict_identically(movies, new_movies, v5_params):
+    first = v5_cell(v5_params).fit(movies, movies[TARGET]).predict(new_movies)
+    second = v5_cell(v5_params).fit(movies, movies[TARGET]).predict(new_movies)
+    np.testing.assert_array_equal(first, second)
+
+
+def test_oof_seed_changes_the_out_of_fold_features(movies):
+    y = movies[TARGET].to_numpy()
+    first = text_oof(random_state=1).fit_transform(movies["overview"], y)
+    second = text_oof(random_state=2).fit_transform(movies["overview"], y)
+    assert not np.allclose(first, second)
+
+
+# --- scikit-learn contract ---------------------------------------------------------------
+
+
+def test_clone_copies_params_and_drops_fitted_state(movies):
+    fitted = text_oof().fit(movies["overview"], movies[TARGET])
+    copy = clone(fitted)
+    assert copy.get_params()["estimator__alpha"] == 1.0
+    assert copy.get_params()["n_splits"] == 4
+    assert not hasattr(copy, "estimator_")
+
+
+def test_set_params_changes_behaviour(movies):
+    y = movies[TARGET].to_numpy()
+    loose = text_oof().fit(movies["overview"], y).transform(movies["overview"])
+    stiff = text_oof().set_params(estimator__alpha=1e6)
+    stiff_out = stiff.fit(movies["overview"], y).transform(movies["overview"])
+    # A huge ridge penalty shrinks every prediction towards the mean target.
+    assert np.std(stiff_out) < 0.01 * np.std(loose)
+
+
+def test_set_params_reaches_v5_blocks_inside_the_cell(movies, v5_params):
+    cell = v5_cell(v5_params)
+    cell.set_params(features__encode__overview__estimator__alpha=123.0)
+    assert cell.get_params()["features__encode__overview__estimator__alpha"] == 123.0
+
+
+def test_feature_names_out(movies, v5_params):
+    oof = text_oof(feature_name="overview_ridge").fit(movies["overview"], movies[TARGET])
+    assert list(oof.get_feature_names_out()) == ["overview_ridge"]
+    features = build_feature_pipeline("v5_stacked", v5_params).fit(movies, movies[TARGET])
+    names = list(features.get_feature_names_out())
+    assert names[:2] == ["overview__ridge", "title__ridge"]
+    assert "genres__genre_Drama" in names
+    assert features.transform(movies).shape[1] == len(names)
+
+
+def test_pickle_round_trip(movies, v5_params):
+    cell = v5_cell(v5_params).fit(movies, movies[TARGET])
+    restored = pickle.loads(pickle.dumps(cell))
+    np.testing.assert_array_equal(restored.predict(movies), cell.predict(movies))
+
+
+def test_unseen_categories_and_missing_text(movies, v5_params):
+    cell = v5_cell(v5_params).fit(movies, movies[TARGET])
+    odd = pd.DataFrame(
+        {
+            "release_date": ["2031-02-30", None],
+            "title": ["never seen words", None],
+            "overview": ["", None],
+            "genre": ["Western, Musical", None],
+            "original_language": ["xx", None],
+            TARGET: [np.nan, np.nan],
+        }
+    )
+    assert np.isfinite(cell.predict(odd)).all()
+
+
+def test_fit_without_target_is_an_error(movies):
+    with pytest.raises(ValueError, match="target y"):
+        text_oof().fit(movies["overview"])
+    with pytest.raises(ValueError, match="n_splits"):
+        text_oof(n_splits=1).fit(movies["overview"], movies[TARGET])
+
+
+def test_params_yaml_declares_v5_and_it_builds():
+    featurize = load_params(Path("params.yaml"))["featurize"]
+    assert "v5_stacked" in featurize["pipelines"]
+    assert "v5_stacked" in PIPELINES
+    build_feature_pipeline("v5_stacked", featurize)
