@@ -6,6 +6,7 @@ and ``get_feature_names_out`` names every output column. Frame-level transformer
 return pandas DataFrames so later steps can select columns by name, never by position.
 """
 
+import copy
 import itertools
 from collections import Counter
 from collections.abc import Sequence
@@ -379,9 +380,27 @@ class LightweightTextEmbedder(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         return self.vectorizer_.transform(self._documents(X))
 
+    def __getstate__(self) -> dict[str, Any]:
+        # TfidfVectorizer caches id(stop_words), a memory address, which would make two
+        # identical fits pickle to different bytes; dropping it keeps artifacts reproducible
+        # (the cache is rebuilt on the first transform after loading).
+        state = super().__getstate__()
+        if "vectorizer_" in state:
+            state = {**state, "vectorizer_": without_address_cache(state["vectorizer_"])}
+        return state
+
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self)
         return self.vectorizer_.get_feature_names_out().astype(object)
+
+
+def without_address_cache(vectorizer: TfidfVectorizer) -> TfidfVectorizer:
+    """A shallow copy of a fitted vectorizer without its process-specific `_stop_words_id`."""
+    if not hasattr(vectorizer, "_stop_words_id"):
+        return vectorizer
+    stripped = copy.copy(vectorizer)
+    del stripped._stop_words_id
+    return stripped
 
 
 class CategoricalOneHotEncoder(TransformerMixin, BaseEstimator):
