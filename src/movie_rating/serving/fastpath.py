@@ -1,0 +1,316 @@
+"""A one-row fast path through the fitted production pipeline, for API latency.
+
+Through scikit-learn and pandas, one movie costs ~10 ms, almost all of it per-call DataFrame
+overhead in the frame-level transformers and the ColumnTransformer. This module turns a
+fitted pipeline into a function over a plain dict for one row, step by step, reading only the
+fitted attributes (vocabularies, medians, scaler means, category lists) and calling the
+fitted TF-IDF vectorizers and the model themselves.
+
+Drift is guarded three ways: only exact, known step types with known settings compile (any
+other pipeline gets no fast path); rows outside the canonical form the fast path was written
+for raise `NotCanonical` so the caller uses the pipeline; and `compile_row_predictor` checks the
+fast path against `pipeline.predict` on probe rows built from the fitted vocabularies, and
+refuses it on any difference above 1e-9.
+"""
+
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from movie_rating.data.schema import INPUT_FEATURES
+from movie_rating.features.transformers import (
+    OTHER_LANGUAGE,
+    CategoricalOneHotEncoder,
+    ColumnSelector,
+    DataTypeFixer,
+    GenreMultiLabelEncoder,
+    LanguageGrouper,
+    LightweightTextEmbedder,
+    SelectiveStandardScaler,
+    YearBinning,
+)
+
+logger = logging.getLogger(__name__)
+
+TOLERANCE: Final = 1e-9
+Row = dict[str, Any]
+RowStep = Callable[[Row], Row]
+RowPredictor = Callable[[Mapping[str, str]], float]
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Whitespace other than the ASCII kinds: pandas' string methods and str.split() may disagree on
+# these (pyarrow vs Python definitions), so such rows take the pipeline.
+_UNUSUAL_SPACE = re.compile(r"[^\S \t\n\r]")
+
+
+class NotCanonical(Exception):
+    """This row is outside what the fast path handles; predict it through the pipeline."""
+
+
+class NotCompilable(Exception):
+    """The pipeline has a step or setting the fast path does not know."""
+
+
+def _select(step: ColumnSelector) -> RowStep:
+    columns = list(step.columns)
+    return lambda row: {column: row[column] for column in columns}
+
+
+def _fix_types(step: DataTypeFixer) -> RowStep:
+    def run(row: Row) -> Row:
+        raw = row[step.date_column]
+        if not isinstance(raw, str) or not _ISO_DATE.match(raw):
+            raise NotCanonical
+        try:
+            parsed = date.fromisoformat(raw)
+        except ValueError:
+            raise NotCanonical from None
+        out: Row = {"release_year": float(parsed.year), "release_month": float(parsed.month)}
+        for column in step.text_columns:
+            text = row[column]
+            if not isinstance(text, str) or _UNUSUAL_SPACE.search(text):
+                raise NotCanonical
+            out[column] = text.strip()
+        for column in step.length_columns:
+            out[f"{column}_words"] = float(len(out[column].split()))
+        return out
+
+    return run
+
+
+def _year_bins(step: YearBinning) -> RowStep:
+    edges, labels = list(step.edges), list(step.labels_)
+
+    def run(row: Row) -> Row:
+        position = int(np.digitize(np.float64(row[step.column]), edges))
+        return {**row, step.output_column: labels[position]}
+
+    return run
+
+
+def _language(step: LanguageGrouper) -> RowStep:
+    known = frozenset(step.languages_)
+
+    def run(row: Row) -> Row:
+        value = row[step.column]
+        return {**row, step.column: value if value in known else OTHER_LANGUAGE}
+
+    return run
+
+
+def _scale(step: SelectiveStandardScaler) -> RowStep:
+    columns = list(step.scaled_columns_)
+    if not all(isinstance(column, str) for column in columns):
+        raise NotCompilable("SelectiveStandardScaler fitted on an array")
+    mean, scale = np.asarray(step.mean_, dtype=float), np.asarray(step.scale_, dtype=float)
+
+    def run(row: Row) -> Row:
+        values = (np.array([row[c] for c in columns], dtype=float) - mean) / scale
+        return {**row, **dict(zip(columns, values.tolist(), strict=True))}
+
+    return run
+
+
+# A block of the ColumnTransformer: row -> (column positions, values) within the block.
+Block = Callable[[Row], tuple[Sequence[int], Sequence[float]]]
+
+
+def _text_block(step: LightweightTextEmbedder, column: str) -> Block:
+    vectorizer = step.vectorizer_
+
+    def run(row: Row) -> tuple[Sequence[int], Sequence[float]]:
+        encoded = vectorizer.transform([row[column]])
+        return encoded.indices.tolist(), encoded.data.tolist()
+
+    return run
+
+
+def _genre_block(step: GenreMultiLabelEncoder, column: str) -> Block:
+    index = {genre: position for position, genre in enumerate(step.genres_)}
+
+    def run(row: Row) -> tuple[Sequence[int], Sequence[float]]:
+        genres = (g.strip() for g in str(row[column]).split(step.separator))
+        positions = sorted({index[g] for g in genres if g in index})
+        return positions, [1.0] * len(positions)
+
+    return run
+
+
+def _one_hot_block(step: CategoricalOneHotEncoder, columns: list[str]) -> Block:
+    encoder = step.encoder_
+    if step.min_frequency is not None or encoder.drop is not None:
+        raise NotCompilable("one-hot encoder with infrequent categories or drop")
+    if encoder.handle_unknown != "ignore" or encoder.max_categories is not None:
+        raise NotCompilable("one-hot encoder settings")
+    lookups, offset = [], 0
+    for categories in encoder.categories_:
+        lookups.append((offset, {value: i for i, value in enumerate(categories.tolist())}))
+        offset += len(categories)
+
+    def run(row: Row) -> tuple[Sequence[int], Sequence[float]]:
+        positions = []
+        for column, (start, lookup) in zip(columns, lookups, strict=True):
+            found = lookup.get(row[column])
+            if found is not None:
+                positions.append(start + found)
+        return positions, [1.0] * len(positions)
+
+    return run
+
+
+def _passthrough_block(columns: list[str]) -> Block:
+    positions = list(range(len(columns)))
+    return lambda row: (positions, [float(row[column]) for column in columns])
+
+
+def _is_passthrough(transformer: Any) -> bool:
+    """ "passthrough", or the identity FunctionTransformer a fitted ColumnTransformer puts there."""
+    if isinstance(transformer, str):
+        return transformer == "passthrough"
+    return (
+        type(transformer) is FunctionTransformer
+        and transformer.func is None
+        and _default_output(transformer)
+    )
+
+
+def _default_output(estimator: Any) -> bool:
+    """True unless `set_output` asked this estimator for pandas or polars output."""
+    config = getattr(estimator, "_sklearn_output_config", {}) or {}
+    return all(value == "default" for value in config.values())
+
+
+def _block(transformer: Any, columns: Any) -> tuple[Block, int]:
+    if isinstance(columns, str) and type(transformer) is LightweightTextEmbedder:
+        return _text_block(transformer, columns), len(transformer.vectorizer_.vocabulary_)
+    if isinstance(columns, str) and type(transformer) is GenreMultiLabelEncoder:
+        return _genre_block(transformer, columns), len(transformer.genres_)
+    if type(transformer) is CategoricalOneHotEncoder and isinstance(columns, list):
+        width = sum(len(c) for c in transformer.encoder_.categories_)
+        return _one_hot_block(transformer, columns), width
+    if _is_passthrough(transformer) and isinstance(columns, list):
+        return _passthrough_block(columns), len(columns)
+    raise NotCompilable(f"column block {type(transformer).__name__} on {columns!r}")
+
+
+def _encode(step: ColumnTransformer) -> Callable[[Row], Any]:
+    blocks: list[tuple[int, Block]] = []
+    width = 0
+    for _, transformer, columns in step.transformers_:
+        if (isinstance(transformer, str) and transformer == "drop") or (
+            isinstance(columns, list) and not columns
+        ):
+            continue
+        block, size = _block(transformer, columns)
+        blocks.append((width, block))
+        width += size
+    if width != len(step.get_feature_names_out()):
+        raise NotCompilable("column transformer width mismatch")
+    sparse_output = bool(step.sparse_output_)
+
+    def run(row: Row) -> Any:
+        dense = np.zeros((1, width), dtype=np.float64)
+        for start, block in blocks:
+            positions, values = block(row)
+            for position, value in zip(positions, values, strict=True):
+                dense[0, start + position] = value
+        return sp.csr_matrix(dense) if sparse_output else dense
+
+    return run
+
+
+_ROW_STEPS: Final[dict[type, Callable[[Any], RowStep]]] = {
+    ColumnSelector: _select,
+    DataTypeFixer: _fix_types,
+    YearBinning: _year_bins,
+    LanguageGrouper: _language,
+    SelectiveStandardScaler: _scale,
+}
+
+
+def _flatten(pipeline: Pipeline) -> list[Any]:
+    steps: list[Any] = []
+    for _, step in pipeline.steps:
+        steps.extend(_flatten(step) if isinstance(step, Pipeline) else [step])
+    return steps
+
+
+def _build(pipeline: Pipeline) -> RowPredictor:
+    *transforms, model = _flatten(pipeline)
+    if not transforms or type(transforms[-1]) is not ColumnTransformer:
+        raise NotCompilable("the last feature step is not a ColumnTransformer")
+    if step_types := [type(s) for s in transforms[:-1] if type(s) not in _ROW_STEPS]:
+        raise NotCompilable(f"unknown step types {step_types}")
+    if not all(_default_output(step) for step in transforms):
+        raise NotCompilable("a step has a set_output configuration")
+    row_steps = [_ROW_STEPS[type(s)](s) for s in transforms[:-1]]
+    encode = _encode(transforms[-1])
+
+    def predict(row: Mapping[str, str]) -> float:
+        state: Row = dict(row)
+        for row_step in row_steps:
+            state = row_step(state)
+        return float(np.ravel(model.predict(encode(state)))[0])
+
+    return predict
+
+
+def probe_rows(pipeline: Pipeline, n: int = 24) -> pd.DataFrame:
+    """Varied rows that reach every block: vocabulary words, known and unknown genres and
+    languages, dates across the year bins, empty texts."""
+    steps = _flatten(pipeline)
+    words: list[str] = ["zzyzx", "the"]
+    genres: list[str] = ["Unknown Genre"]
+    languages: list[str] = ["en", "zz"]
+    for step in steps:
+        if isinstance(step, ColumnTransformer):
+            for _, transformer, _ in step.transformers_:
+                if isinstance(transformer, LightweightTextEmbedder):
+                    words += sorted(transformer.vectorizer_.vocabulary_)
+                if isinstance(transformer, GenreMultiLabelEncoder):
+                    genres += list(transformer.genres_)
+        if isinstance(step, LanguageGrouper):
+            languages += list(step.languages_)
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(n):
+        picked = rng.choice(genres, size=min(len(genres), i % 4), replace=False)
+        rows.append(
+            {
+                "release_date": f"{1900 + (i * 7) % 135}-{1 + i % 12:02d}-{1 + i % 28:02d}",
+                "title": " ".join(rng.choice(words, size=1 + i % 5)) if i % 7 else "X",
+                "overview": " ".join(rng.choice(words, size=(i * 3) % 30)),
+                "genre": ", ".join(picked),
+                "original_language": str(languages[i % len(languages)]),
+            }
+        )
+    return pd.DataFrame(rows, columns=list(INPUT_FEATURES)).astype(str)
+
+
+def compile_row_predictor(pipeline: Pipeline) -> RowPredictor | None:
+    """A one-row predictor equal to `pipeline.predict`, or None where none can be proven equal.
+
+    The returned function raises `NotCanonical` for rows it does not handle.
+    """
+    try:
+        fast = _build(pipeline)
+        probes = probe_rows(pipeline)
+        expected = np.ravel(pipeline.predict(probes))
+        got = np.array([fast(row) for row in probes.to_dict("records")])
+    except (NotCompilable, NotCanonical, AttributeError, KeyError, TypeError, ValueError) as err:
+        logger.warning("no fast single-row path for this pipeline: %s", err)
+        return None
+    worst = float(np.max(np.abs(got - expected)))
+    if worst > TOLERANCE:
+        logger.warning("fast single-row path disagrees with the pipeline by %g; disabled", worst)
+        return None
+    return fast

@@ -1,0 +1,144 @@
+"""Request and response bodies, split by direction; `MovieInput` is also the CLI's row type.
+
+The input fields are exactly `INPUT_FEATURES` (a contract test checks this), so what a client
+may send is what the pipeline was trained on, nothing more.
+"""
+
+from datetime import date
+from typing import Annotated, Any, Final
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MIN_RELEASE_DATE: Final = date(1870, 1, 1)
+MAX_RELEASE_DATE: Final = date(2035, 12, 31)
+MAX_TITLE_CHARS: Final = 300
+MAX_OVERVIEW_CHARS: Final = 5000
+MAX_GENRES: Final = 20
+MAX_GENRE_CHARS: Final = 40
+GENRE_SEPARATOR: Final = ","
+
+_EXAMPLE: Final[dict[str, Any]] = {
+    "title": "Oppenheimer",
+    "overview": "The story of J. Robert Oppenheimer's role in the development of the atomic bomb.",
+    "genre": "Drama, History",
+    "original_language": "en",
+    "release_date": "2023-07-19",
+}
+
+
+class MovieInput(BaseModel):
+    """What is known about a movie before release: the five model inputs."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, json_schema_extra={"examples": [_EXAMPLE]}
+    )
+
+    title: str = Field(min_length=1, max_length=MAX_TITLE_CHARS, examples=["Oppenheimer"])
+    overview: str = Field(default="", max_length=MAX_OVERVIEW_CHARS)
+    genre: str = Field(
+        default="",
+        max_length=MAX_GENRES * (MAX_GENRE_CHARS + 2),
+        description=(
+            f"Comma-separated genres, e.g. 'Drama, History'; at most {MAX_GENRES}, "
+            f"each at most {MAX_GENRE_CHARS} characters; may be empty."
+        ),
+        examples=["Drama, History"],
+    )
+    original_language: str = Field(
+        pattern=r"^[a-z]{2,3}$",
+        description="ISO 639-1-like code in lower case (TMDB also uses 'cn' and 'xx').",
+        examples=["en"],
+    )
+    release_date: date = Field(
+        ge=MIN_RELEASE_DATE,
+        le=MAX_RELEASE_DATE,
+        description=f"ISO date between {MIN_RELEASE_DATE} and {MAX_RELEASE_DATE}.",
+        examples=["2023-07-19"],
+    )
+
+    @field_validator("title")
+    @classmethod
+    def _title_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("title must not be blank")
+        return value
+
+    @field_validator("genre")
+    @classmethod
+    def _genre_list_within_limits(cls, value: str) -> str:
+        genres = [g.strip() for g in value.split(GENRE_SEPARATOR) if g.strip()]
+        if len(genres) > MAX_GENRES:
+            raise ValueError(f"at most {MAX_GENRES} genres, got {len(genres)}")
+        too_long = [g for g in genres if len(g) > MAX_GENRE_CHARS]
+        if too_long:
+            raise ValueError(f"each genre must be at most {MAX_GENRE_CHARS} characters")
+        return value
+
+    def as_row(self) -> dict[str, str]:
+        """The pipeline's view of this movie: dates as ISO strings, like the training CSV."""
+        return {
+            "release_date": self.release_date.isoformat(),
+            "title": self.title,
+            "overview": self.overview,
+            "genre": self.genre,
+            "original_language": self.original_language,
+        }
+
+
+class BatchRequest(BaseModel):
+    """Several movies at once; the size cap is a setting, checked by the endpoint."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"movies": [_EXAMPLE]}]}
+    )
+
+    movies: Annotated[list[MovieInput], Field(min_length=1)]
+
+
+class PredictionOut(BaseModel):
+    title: str
+    predicted_rating: float = Field(ge=0.0, le=10.0, description="TMDB vote average, 0-10.")
+    model_version: str
+
+
+class BatchPredictionOut(BaseModel):
+    model_version: str
+    results: list[PredictionOut] = Field(description="One result per movie, in request order.")
+
+
+class HealthOut(BaseModel):
+    status: str
+
+
+class ReadyOut(BaseModel):
+    status: str
+    model_version: str | None = None
+    reason: str | None = None
+
+
+class ModelMetrics(BaseModel):
+    cv_rmse_mean: float | None = None
+    cv_rmse_std: float | None = None
+    cv_r2_mean: float | None = None
+    test_rmse: float | None = None
+    test_mae: float | None = None
+    test_r2: float | None = None
+
+
+class ModelOut(BaseModel):
+    """The parts of the model card a client needs; the card on disk has more."""
+
+    name: str
+    version: str
+    stage: str
+    family: str
+    feature_pipeline: str
+    metrics: ModelMetrics
+    trained_at: str
+    sha256: str
+    input_features: list[str]
+
+
+class ErrorOut(BaseModel):
+    detail: Any
+    request_id: str | None = None

@@ -1,0 +1,97 @@
+"""`python -m movie_rating.predict` as a user runs it: a real subprocess on a tiny real model."""
+
+import csv
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from movie_rating.serving.predict import ProdArtifacts, ProductionPredictor
+from movie_rating.serving.schemas import MovieInput
+
+pytestmark = pytest.mark.e2e
+
+HEADER = ["record_id", "title", "overview", "genre", "original_language", "release_date"]
+ROWS = [
+    ["1", "Good One", "a detective story", "Drama, History", "en", "2020-01-01"],
+    ["2", "Bad Date", "x", "Drama", "en", "0000-13-45"],
+    ["3", "", "no title", "Drama", "en", "2020-01-01"],
+    ["4", "Good Two", "", "", "fr", "1999-05-05"],
+    ["5", "Loud Lang", "x", "", "ENG", "1999-05-05"],
+    ["6", "Multi\nline", "quoted, with commas", "Comedy", "ja", "1985-03-03"],
+    ["7", "Future", "x", "", "en", "2099-01-01"],
+]
+BAD = {2: "release_date", 3: "title", 5: "original_language", 7: "release_date"}
+
+
+def run_cli(*args, cwd):
+    return subprocess.run(
+        [sys.executable, "-m", "movie_rating.predict", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_bad_rows_are_reported_and_good_rows_rated(e2e_models_dir, tmp_path):
+    source, out = tmp_path / "in.csv", tmp_path / "out" / "rated.csv"
+    with source.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([HEADER, *ROWS])
+    result = run_cli("--models-dir", e2e_models_dir, "--csv", source, "--out", out, cwd=tmp_path)
+
+    assert result.returncode == 3, result.stderr
+    assert "Traceback" not in result.stderr
+    for number, field in BAD.items():
+        assert any(
+            line.startswith(f"row {number} ") and f"{field}:" in line
+            for line in result.stderr.splitlines()
+        ), result.stderr
+    assert "7 rows: 3 rated, 4 invalid" in result.stderr
+
+    with out.open(newline="", encoding="utf-8") as handle:
+        written = list(csv.DictReader(handle))
+    assert [row["record_id"] for row in written] == [row[0] for row in ROWS]  # none dropped
+    for row in written:
+        number = int(row["record_id"])
+        if number in BAD:
+            assert row["predicted_rating"] == ""
+            assert row["error"].startswith(f"{BAD[number]}:")
+        else:
+            assert row["error"] == ""
+            assert 0.0 <= float(row["predicted_rating"]) <= 10.0
+
+    predictor = ProductionPredictor(ProdArtifacts(models_dir=e2e_models_dir)).load()
+    good = [r for r in written if not r["error"]]
+    expected = predictor.predict_many(
+        [MovieInput.model_validate({k: r[k] for k in HEADER[1:]}) for r in good]
+    )
+    np.testing.assert_allclose([float(r["predicted_rating"]) for r in good], expected, atol=1e-4)
+
+
+def test_single_movie_prints_its_rating(e2e_models_dir, tmp_path):
+    args = ["--title", "Oppenheimer", "--overview", "A bomb.", "--genre", "Drama, History",
+            "--original-language", "en", "--release-date", "2023-07-21"]  # fmt: skip
+    result = run_cli("--models-dir", e2e_models_dir, *args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    predictor = ProductionPredictor(ProdArtifacts(models_dir=e2e_models_dir)).load()
+    movie = MovieInput(
+        title="Oppenheimer",
+        overview="A bomb.",
+        genre="Drama, History",
+        original_language="en",
+        release_date="2023-07-21",
+    )
+    assert float(result.stdout.strip()) == pytest.approx(predictor.predict_one(movie), abs=1e-4)
+
+
+def test_errors_are_one_line_without_traceback(e2e_models_dir, tmp_path):
+    bad_date = ["--title", "X", "--original-language", "en", "--release-date", "2023-13-01"]
+    for models_dir, message in ((e2e_models_dir, "release_date"), (tmp_path, "does not exist")):
+        result = run_cli("--models-dir", models_dir, *bad_date, cwd=tmp_path)
+        assert result.returncode == 1
+        assert "Traceback" not in result.stderr
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and message in errors[0], result.stderr
