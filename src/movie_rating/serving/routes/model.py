@@ -1,0 +1,29 @@
+"""The model card of the loaded model."""
+
+from fastapi import APIRouter, Depends
+
+from movie_rating.serving.deps import PredictorDep, SettingsDep, require_api_key
+from movie_rating.serving.schemas import ErrorOut, ModelMetrics, ModelOut
+
+router = APIRouter(tags=["model"], dependencies=[Depends(require_api_key)])
+
+
+@router.get(
+    "/model",
+    response_model=ModelOut,
+    summary="Model card: name, version, family, metrics, training time, checksum",
+    responses={401: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+)
+async def model_card(predictor: PredictorDep, settings: SettingsDep) -> ModelOut:
+    card = predictor.card
+    return ModelOut(
+        name=card["name"],
+        version=predictor.version,
+        stage=settings.stage,
+        family=card["model_family"],
+        feature_pipeline=card["feature_pipeline"],
+        metrics=ModelMetrics.model_validate(card.get("metrics", {})),
+        trained_at=card["created_at"],
+        sha256=card["artifact"]["sha256"],
+        input_features=list(card["input_features"]),
+    )

@@ -1,0 +1,60 @@
+"""Service settings from the environment (prefix MOVIE_RATING_) or a `.env` file.
+
+| variable                      | default                  |
+| ----------------------------- | ------------------------ |
+| MOVIE_RATING_MODELS_DIR       | models                   |
+| MOVIE_RATING_PIPELINE_NAME    | production_pipeline_v1   |
+| MOVIE_RATING_STAGE            | prod                     |
+| MOVIE_RATING_API_KEY          | unset: no key required   |
+| MOVIE_RATING_CORS_ORIGINS     | [] (JSON list): CORS off |
+| MOVIE_RATING_MAX_BATCH_SIZE   | 256                      |
+| MOVIE_RATING_MAX_BODY_BYTES   | 1000000                  |
+| MOVIE_RATING_LOG_LEVEL        | INFO                     |
+"""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from movie_rating.serving.predict import ProdArtifacts
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MOVIE_RATING_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    models_dir: Path = Path("models")
+    pipeline_name: str = "production_pipeline_v1"
+    stage: str = "prod"
+    api_key: SecretStr | None = None
+    cors_origins: list[str] = Field(default_factory=list)
+    max_batch_size: int = Field(default=256, ge=1, le=100_000)
+    max_body_bytes: int = Field(default=1_000_000, ge=1_024)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _no_wildcard(cls, origins: list[str]) -> list[str]:
+        # The API key travels in a header browsers treat as a credential: no "*" origins.
+        if "*" in origins:
+            raise ValueError("list the allowed origins explicitly; '*' is not accepted")
+        return origins
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _empty_key_is_no_key(cls, key: object) -> object:
+        return None if key == "" else key
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, level: object) -> object:
+        return level.upper() if isinstance(level, str) else level
+
+    @property
+    def artifacts(self) -> ProdArtifacts:
+        return ProdArtifacts(
+            stage=self.stage, pipeline_name=self.pipeline_name, models_dir=self.models_dir
+        )

@@ -1,0 +1,241 @@
+"""The HTTP API end to end: a real uvicorn process, a real (tiny) model, httpx on loopback."""
+
+import json
+
+import httpx
+import numpy as np
+import pytest
+from conftest import LiveServer, wait_until_settled
+from serving_fixtures import movie_inputs, synthetic_movies
+
+from movie_rating.serving.predict import ProdArtifacts, ProductionPredictor
+from movie_rating.serving.schemas import MovieInput
+
+pytestmark = pytest.mark.e2e
+
+MOVIE = {
+    "title": "Oppenheimer",
+    "overview": "The story of the atomic bomb.",
+    "genre": "Drama, History",
+    "original_language": "en",
+    "release_date": "2023-07-21",
+}
+LEAK_MARKERS = ("Traceback", 'File "', "Error(", "site-packages", "pydantic_core")
+
+
+def assert_clean(response: httpx.Response) -> None:
+    """Every response has a request id and never a stack trace or exception text."""
+    assert response.headers.get("x-request-id")
+    for marker in LEAK_MARKERS:
+        assert marker not in response.text, response.text[:500]
+
+
+def error_fields(response: httpx.Response) -> set[str]:
+    assert response.status_code == 422, response.text[:500]
+    assert_clean(response)
+    body = response.json()
+    assert body["request_id"] == response.headers["x-request-id"]
+    return {".".join(str(p) for p in e["loc"] if p != "body") for e in body["detail"]}
+
+
+@pytest.fixture(scope="module")
+def client(server: LiveServer):
+    assert wait_until_settled(server).status_code == 200
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        yield http
+
+
+@pytest.fixture(scope="module")
+def local_predictor(e2e_models_dir):
+    return ProductionPredictor(ProdArtifacts(models_dir=e2e_models_dir)).load()
+
+
+def test_health_and_ready(client, server):
+    health = client.get("/health")
+    assert health.status_code == 200 and health.json() == {"status": "ok"}
+    ready = client.get("/ready")
+    assert ready.status_code == 200
+    card = json.loads((server.models_dir / "model_card.json").read_text())
+    assert ready.json()["model_version"] == card["version"]
+    assert_clean(health)
+    assert_clean(ready)
+
+
+def test_model_card_endpoint(client, server):
+    card = json.loads((server.models_dir / "model_card.json").read_text())
+    response = client.get("/model")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["sha256"] == card["artifact"]["sha256"]
+    assert body["version"] == card["version"]
+    assert body["family"] == card["model_family"] == "ridge"
+    assert body["trained_at"] == card["created_at"]
+    assert body["metrics"]["test_rmse"] == card["metrics"]["test_rmse"]
+    assert body["stage"] == "prod"
+
+
+def test_predict_returns_the_models_rating(client, local_predictor):
+    response = client.post("/predict", json=MOVIE)
+    assert response.status_code == 200
+    assert_clean(response)
+    body = response.json()
+    assert set(body) == {"title", "predicted_rating", "model_version"}
+    assert body["title"] == MOVIE["title"]
+    assert body["model_version"] == local_predictor.version
+    assert body["predicted_rating"] == pytest.approx(
+        local_predictor.predict_one(MovieInput.model_validate(MOVIE)), abs=1e-9
+    )
+
+
+def test_batch_preserves_request_order(client, local_predictor):
+    frame = synthetic_movies(5, seed=11)
+    movies = [m.model_dump(mode="json") for m in movie_inputs(frame)]
+    response = client.post("/predict/batch", json={"movies": movies})
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [r["title"] for r in results] == [m["title"] for m in movies]
+    expected = local_predictor.predict_many(movie_inputs(frame))
+    np.testing.assert_allclose([r["predicted_rating"] for r in results], expected, atol=1e-9)
+    reversed_response = client.post("/predict/batch", json={"movies": movies[::-1]})
+    reversed_ratings = [r["predicted_rating"] for r in reversed_response.json()["results"]]
+    np.testing.assert_allclose(reversed_ratings, expected[::-1], atol=1e-9)
+
+
+def test_batch_limits(client):
+    assert error_fields(client.post("/predict/batch", json={"movies": []})) == {"movies"}
+    over_cap = client.post("/predict/batch", json={"movies": [MOVIE] * 6})
+    assert error_fields(over_cap) == {"movies"}
+    assert "at most 5" in over_cap.text
+    bad_item = client.post("/predict/batch", json={"movies": [MOVIE, {**MOVIE, "title": ""}]})
+    assert error_fields(bad_item) == {"movies.1.title"}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"overview": "x" * 100_000}, "overview"),
+        ({"release_date": "0000-13-45"}, "release_date"),
+        ({"release_date": "1700-01-01"}, "release_date"),
+        ({"title": 42}, "title"),
+        ({"genre": ["Drama"]}, "genre"),
+        ({"original_language": "EN"}, "original_language"),
+        ({"rating_hint": 9}, "rating_hint"),
+        ({"title": None}, "title"),
+    ],
+)
+def test_invalid_fields_are_422_naming_the_field(client, change, field):
+    assert error_fields(client.post("/predict", json={**MOVIE, **change})) == {field}
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_rejected(client, literal):
+    body = json.dumps({**MOVIE, "overview": "PLACEHOLDER"}).replace('"PLACEHOLDER"', literal)
+    response = client.post("/predict", content=body, headers={"content-type": "application/json"})
+    assert error_fields(response) == {"overview"}
+
+
+def test_malformed_json_and_wrong_body_types(client):
+    broken = client.post(
+        "/predict", content=b'{"title": ', headers={"content-type": "application/json"}
+    )
+    assert broken.status_code == 422
+    assert_clean(broken)
+    assert client.post("/predict", json=[MOVIE]).status_code == 422
+    assert client.post("/predict/batch", json=MOVIE).status_code == 422
+
+
+def test_oversized_bodies_are_413(client):
+    huge = b'{"title": "' + b"x" * 10_000_000 + b'"}'
+    declared = client.post("/predict", content=huge, headers={"content-type": "application/json"})
+    assert declared.status_code == 413
+    assert_clean(declared)
+
+    def chunks():  # no Content-Length: the server must count what arrives
+        for _ in range(20):
+            yield b"x" * 500_000
+
+    streamed = client.post(
+        "/predict", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert "content-length" not in streamed.request.headers
+    assert streamed.status_code == 413
+    assert_clean(streamed)
+
+
+def test_request_id_is_echoed_and_logged(client, server):
+    given = client.get("/health", headers={"X-Request-ID": "trace-abc.123"})
+    assert given.headers["x-request-id"] == "trace-abc.123"
+    hostile = client.get("/health", headers={"X-Request-ID": "bad id\twith spaces"})
+    assert hostile.headers["x-request-id"] != "bad id\twith spaces"
+    response = client.post("/predict", json=MOVIE)
+    request_id = response.headers["x-request-id"]
+    lines = [json.loads(line) for line in server.log_text().splitlines() if line.startswith("{")]
+    access = [line for line in lines if line.get("request_id") == request_id]
+    assert access and access[-1]["path"] == "/predict" and access[-1]["status"] == 200
+    assert all("request_id" in line for line in lines)
+
+
+def test_metrics(client, local_predictor):
+    client.post("/predict", json=MOVIE)
+    text = client.get("/metrics").text
+    assert 'handler="/predict"' in text
+    assert "http_request_duration_seconds" in text
+    count = [
+        line
+        for line in text.splitlines()
+        if line.startswith('movie_rating_predictions_total{endpoint="predict"}')
+    ]
+    assert count and float(count[0].split()[-1]) >= 1
+    assert f'version="{local_predictor.version}"' in text
+    assert "movie_rating_model_info{" in text
+
+
+def test_docs_and_openapi_examples(client):
+    assert client.get("/docs").status_code == 200
+    assert client.get("/redoc").status_code == 200
+    schema = client.get("/openapi.json").json()
+    assert {"/predict", "/predict/batch", "/health", "/ready", "/model"} <= set(schema["paths"])
+    assert schema["components"]["schemas"]["MovieInput"]["examples"]
+    assert schema["components"]["schemas"]["MovieInput"]["additionalProperties"] is False
+
+
+def test_cors_is_off_by_default(client):
+    response = client.get("/health", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_api_key_is_enforced_when_configured(keyed_server):
+    assert wait_until_settled(keyed_server).status_code == 200
+    with httpx.Client(base_url=keyed_server.url, timeout=30) as http:
+        assert http.get("/health").status_code == 200
+        assert http.get("/ready").status_code == 200
+        for headers in ({}, {"X-API-Key": "wrong"}, {"X-API-Key": ""}):
+            denied = http.post("/predict", json=MOVIE, headers=headers)
+            assert denied.status_code == 401
+            assert_clean(denied)
+            assert http.get("/model", headers=headers).status_code == 401
+        allowed = http.post("/predict", json=MOVIE, headers={"X-API-Key": "s3cret-key"})
+        assert allowed.status_code == 200
+        assert http.get("/model", headers={"X-API-Key": "s3cret-key"}).status_code == 200
+
+
+def test_tampered_model_keeps_the_service_up_but_not_ready(tampered_server):
+    ready = wait_until_settled(tampered_server)
+    assert ready.status_code == 503
+    assert "checksum mismatch" in ready.json()["reason"]
+    assert_clean(ready)
+    with httpx.Client(base_url=tampered_server.url, timeout=30) as http:
+        assert http.get("/health").status_code == 200
+        refused = http.post("/predict", json=MOVIE)
+        assert refused.status_code == 503
+        assert "not ready" in refused.json()["detail"]
+        assert_clean(refused)
+        assert http.post("/predict/batch", json={"movies": [MOVIE]}).status_code == 503
+        assert http.get("/model").status_code == 503
+    logged = [
+        json.loads(line)
+        for line in tampered_server.log_text().splitlines()
+        if '"model_refused"' in line
+    ]
+    assert logged and logged[0]["level"] == "ERROR"
+    assert "checksum mismatch" in logged[0]["message"]
