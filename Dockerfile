@@ -1,0 +1,43 @@
+# syntax=docker/dockerfile:1
+# The prediction service. Build after `dvc repro` (or `dvc pull`) has produced models/:
+#   docker build -t movie-rating .   &&   docker run -p 8000:8000 movie-rating
+
+# --- models: fail early, with a clear message, when the DVC artifact is not there ----------
+FROM python:3.11-slim AS models
+WORKDIR /models
+# The glob lets COPY succeed without a models/ directory, so the check below can explain.
+COPY pyproject.toml model[s] ./
+RUN test -f production_pipeline_v1.joblib && test -f model_card.json \
+    || { echo "ERROR: models/production_pipeline_v1.joblib or models/model_card.json is missing;" \
+              "run 'dvc repro' (or 'dvc pull') before 'docker build'." >&2; exit 1; }
+
+# --- build: runtime dependencies only, from the lock file ----------------------------------
+FROM python:3.11-slim AS build
+COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /usr/local/bin/uv
+ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never
+WORKDIR /app
+COPY pyproject.toml uv.lock README.md ./
+# [tool.uv] default-groups pulls in pipeline/registry/dev tools: none of them belong here.
+RUN uv sync --frozen --no-default-groups --no-dev --no-install-project
+COPY src ./src
+RUN uv sync --frozen --no-default-groups --no-dev --no-editable
+
+# --- runtime ---------------------------------------------------------------------------------
+FROM python:3.11-slim AS runtime
+RUN groupadd --system --gid 10001 app \
+    && useradd --system --uid 10001 --gid 10001 --no-create-home app
+WORKDIR /app
+ENV PATH="/app/.venv/bin:$PATH" \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    MOVIE_RATING_MODELS_DIR=/app/models
+COPY --from=build /app/.venv /app/.venv
+COPY --from=models /models/production_pipeline_v1.joblib /models/model_card.json /app/models/
+# Refuse to build an image whose artifact does not match its card (the service would refuse
+# to serve it anyway; better to learn it now).
+RUN python -c "from pathlib import Path; from movie_rating.serving.predict import ProdArtifacts, ProductionPredictor; ProductionPredictor(ProdArtifacts(models_dir=Path('/app/models'))).load()"
+USER 10001:10001
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4).status != 200)"]
+CMD ["uvicorn", "--factory", "movie_rating.serving.app:create_app", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--no-access-log"]
