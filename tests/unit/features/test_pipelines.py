@@ -5,7 +5,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.base import clone
 
-from movie_rating.data.schema import FORBIDDEN_FEATURES
+from movie_rating.data.schema import FORBIDDEN_FEATURES, TARGET
 from movie_rating.features.pipelines import PIPELINES, build_feature_pipeline, describe_features
 from movie_rating.params import ParamsError
 from movie_rating.registry import UnknownNameError
@@ -17,10 +17,15 @@ def _dense(matrix):
     return matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix)
 
 
+def _y(frame):
+    # Supervised blocks (out-of-fold stacking) need the target; the others ignore it.
+    return frame[TARGET].to_numpy()
+
+
 @pipeline_names
 def test_fits_and_transforms(name, repo_params, movies):
     pipeline = build_feature_pipeline(name, repo_params["featurize"])
-    out = _dense(pipeline.fit_transform(movies))
+    out = _dense(pipeline.fit_transform(movies, _y(movies)))
     names = list(pipeline.get_feature_names_out())
 
     assert out.shape == (len(movies), len(names))
@@ -30,7 +35,7 @@ def test_fits_and_transforms(name, repo_params, movies):
 
 @pipeline_names
 def test_transforms_unseen_rows(name, repo_params, movies, movie_factory):
-    pipeline = build_feature_pipeline(name, repo_params["featurize"]).fit(movies)
+    pipeline = build_feature_pipeline(name, repo_params["featurize"]).fit(movies, _y(movies))
     new = movie_factory(7, seed=99)
     new.loc[0, "original_language"] = "xx"
     new.loc[1, "genre"] = "Western"
@@ -46,18 +51,22 @@ def test_forbidden_columns_never_influence_output(name, repo_params, movies):
     present = FORBIDDEN_FEATURES & set(movies.columns)
     assert present == FORBIDDEN_FEATURES  # the frame really carries them
     pipeline = build_feature_pipeline(name, repo_params["featurize"])
-    reference = _dense(clone(pipeline).fit_transform(movies))
+    reference = _dense(clone(pipeline).fit_transform(movies, _y(movies)))
 
     scrambled = movies.copy()
     scrambled["popularity"] = scrambled["popularity"][::-1].to_numpy() * 1000
     scrambled["vote_count"] = np.arange(len(movies)) * 7
     scrambled["poster_url"] = "https://elsewhere.example/p.jpg"
-    np.testing.assert_array_equal(_dense(clone(pipeline).fit_transform(scrambled)), reference)
+    np.testing.assert_array_equal(
+        _dense(clone(pipeline).fit_transform(scrambled, _y(scrambled))), reference
+    )
 
     # transform must not depend on them either, nor on their presence
-    fitted = clone(pipeline).fit(movies)
+    fitted = clone(pipeline).fit(movies, _y(movies))
     without = movies.drop(columns=sorted(FORBIDDEN_FEATURES))
-    np.testing.assert_array_equal(_dense(fitted.transform(without)), reference)
+    np.testing.assert_array_equal(
+        _dense(fitted.transform(without)), _dense(fitted.transform(scrambled))
+    )
 
     names = [str(n).lower() for n in fitted.get_feature_names_out()]
     for forbidden in FORBIDDEN_FEATURES:
