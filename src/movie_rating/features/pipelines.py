@@ -18,7 +18,7 @@ from sklearn.linear_model import Ridge
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from movie_rating.data.schema import INPUT_FEATURES, TARGET
-from movie_rating.features.stacking import OutOfFoldRegressor
+from movie_rating.features.stacking import OutOfFoldRegressor, ReleaseContextFeatures
 from movie_rating.features.transformers import (
     CategoricalOneHotEncoder,
     ColumnSelector,
@@ -34,6 +34,7 @@ from movie_rating.registry import lookup
 
 NUMERIC_FEATURES = ("release_year", "release_month", "title_words", "overview_words")
 CATEGORICAL_FEATURES = ("original_language", "release_period")
+TEXT_COLUMNS = ("title", "overview", "genre", "original_language")
 
 
 class TfidfFeatureParams(StrictParams):
@@ -136,8 +137,9 @@ def _text_ridge(params: TextRidgeParams, folds: int, seed: int) -> OutOfFoldRegr
 
 
 def build_stacked_features(params: StackedFeatureParams) -> Pipeline:
-    """Out-of-fold ridge predictions from a wide TF-IDF of each text field, plus the same
-    genre, language, period and numeric features as v1-v4, for a model stacked on top."""
+    """Out-of-fold ridge predictions from a wide TF-IDF of each text field, the same genre,
+    language, period and numeric features as v1-v4, plus release weekday, genre count and a
+    number in the title, for a model stacked on top."""
     encode = ColumnTransformer(
         [
             (
@@ -146,6 +148,7 @@ def build_stacked_features(params: StackedFeatureParams) -> Pipeline:
                 "overview",
             ),
             ("title", _text_ridge(params.title, params.oof_folds, params.oof_seed), "title"),
+            ("context", ReleaseContextFeatures(), ["release_date", "genre", "title"]),
             ("genres", GenreMultiLabelEncoder(min_count=params.genre_min_count), "genre"),
             ("categorical", CategoricalOneHotEncoder(), list(CATEGORICAL_FEATURES)),
             ("numeric", "passthrough", list(NUMERIC_FEATURES)),
@@ -155,7 +158,8 @@ def build_stacked_features(params: StackedFeatureParams) -> Pipeline:
     return Pipeline(
         [
             ("select", ColumnSelector(columns=INPUT_FEATURES)),
-            ("fix_types", DataTypeFixer()),
+            # Keep the raw date as text too: the weekday is read from it.
+            ("fix_types", DataTypeFixer(text_columns=(*TEXT_COLUMNS, "release_date"))),
             ("year_bins", YearBinning(edges=tuple(params.year_bin_edges))),
             ("language", LanguageGrouper(min_count=params.language_min_count)),
             ("scale", SelectiveStandardScaler(columns=NUMERIC_FEATURES)),

@@ -14,7 +14,7 @@ from sklearn.model_selection import KFold, cross_val_predict, cross_validate
 
 from movie_rating.data.schema import TARGET
 from movie_rating.features.pipelines import PIPELINES, build_feature_pipeline
-from movie_rating.features.stacking import OutOfFoldRegressor
+from movie_rating.features.stacking import OutOfFoldRegressor, ReleaseContextFeatures
 from movie_rating.models.families import build_model
 from movie_rating.models.training import full_pipeline
 from movie_rating.params import load_params
@@ -162,6 +162,7 @@ def test_feature_names_out(movies, v5_params):
     names = list(features.get_feature_names_out())
     assert names[:2] == ["overview__ridge", "title__ridge"]
     assert "genres__genre_Drama" in names
+    assert {"context__weekday_fri", "context__n_genres", "context__title_has_number"} <= set(names)
     assert features.transform(movies).shape[1] == len(names)
 
 
@@ -198,3 +199,22 @@ def test_params_yaml_declares_v5_and_it_builds():
     assert "v5_stacked" in featurize["pipelines"]
     assert "v5_stacked" in PIPELINES
     build_feature_pipeline("v5_stacked", featurize)
+
+
+# --- release context features ------------------------------------------------------------
+
+
+def test_release_context_features():
+    frame = pd.DataFrame(
+        {
+            "release_date": ["2024-01-03", None],  # a Wednesday; a missing date
+            "genre": ["Drama, Comedy,", None],
+            "title": ["Part 2", "Alone"],
+        }
+    )
+    context = clone(ReleaseContextFeatures()).fit(frame)
+    out = pd.DataFrame(context.transform(frame), columns=context.get_feature_names_out())
+    assert out.loc[0, "weekday_wed"] == 1.0
+    assert out.filter(like="weekday_").sum(axis=1).tolist() == [1.0, 0.0]
+    assert out["n_genres"].tolist() == [2.0, 0.0]
+    assert out["title_has_number"].tolist() == [1.0, 0.0]
