@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import RandomForestRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
@@ -202,7 +203,7 @@ def _block(transformer: Any, columns: Any) -> tuple[Block, int]:
     raise NotCompilable(f"column block {type(transformer).__name__} on {columns!r}")
 
 
-def _encode(step: ColumnTransformer) -> Callable[[Row], Any]:
+def _encode(step: ColumnTransformer) -> Callable[[Row], np.ndarray]:
     blocks: list[tuple[int, Block]] = []
     width = 0
     for _, transformer, columns in step.transformers_:
@@ -215,15 +216,14 @@ def _encode(step: ColumnTransformer) -> Callable[[Row], Any]:
         width += size
     if width != len(step.get_feature_names_out()):
         raise NotCompilable("column transformer width mismatch")
-    sparse_output = bool(step.sparse_output_)
 
-    def run(row: Row) -> Any:
+    def run(row: Row) -> np.ndarray:
         dense = np.zeros((1, width), dtype=np.float64)
         for start, block in blocks:
             positions, values = block(row)
             for position, value in zip(positions, values, strict=True):
                 dense[0, start + position] = value
-        return sp.csr_matrix(dense) if sparse_output else dense
+        return dense
 
     return run
 
@@ -235,6 +235,30 @@ _ROW_STEPS: Final[dict[type, Callable[[Any], RowStep]]] = {
     LanguageGrouper: _language,
     SelectiveStandardScaler: _scale,
 }
+
+
+def _model_predict(model: Any, sparse_input: bool) -> Callable[[np.ndarray], float]:
+    """The model's prediction for one encoded row, given as a dense (1, n) float64 array.
+
+    Other models get the row in the format the ColumnTransformer would have produced. A random
+    forest's `predict` dispatches each tree through joblib (~40 us a tree: 8 ms for 200 trees
+    on one row); here each fitted tree structure is evaluated on the same float32 values, the
+    results summed in the forest's order and divided by their number, as `predict` does.
+    """
+    if type(model) is RandomForestRegressor and model.n_outputs_ == 1:
+        trees = [estimator.tree_ for estimator in model.estimators_]
+
+        def forest(X: np.ndarray) -> float:
+            rows = np.ascontiguousarray(X, dtype=np.float32)
+            total = np.zeros(1, dtype=np.float64)
+            for tree in trees:
+                total += tree.predict(rows)[:, 0]
+            return float(total[0] / len(trees))
+
+        return forest
+    if sparse_input:
+        return lambda X: float(np.ravel(model.predict(sp.csr_matrix(X)))[0])
+    return lambda X: float(np.ravel(model.predict(X))[0])
 
 
 def _flatten(pipeline: Pipeline) -> list[Any]:
@@ -254,12 +278,13 @@ def _build(pipeline: Pipeline) -> RowPredictor:
         raise NotCompilable("a step has a set_output configuration")
     row_steps = [_ROW_STEPS[type(s)](s) for s in transforms[:-1]]
     encode = _encode(transforms[-1])
+    model_predict = _model_predict(model, sparse_input=bool(transforms[-1].sparse_output_))
 
     def predict(row: Mapping[str, str]) -> float:
         state: Row = dict(row)
         for row_step in row_steps:
             state = row_step(state)
-        return float(np.ravel(model.predict(encode(state)))[0])
+        return model_predict(encode(state))
 
     return predict
 

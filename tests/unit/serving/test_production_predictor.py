@@ -74,9 +74,12 @@ def test_predict_one_equals_predict_many(predictor):
     assert batch.shape == (40,)
 
 
-@pytest.mark.parametrize("family", ["ridge", "lightgbm"])
-def test_fast_path_matches_the_pipeline_on_varied_rows(tmp_path, family):
-    predictor = load(write_model_dir(tmp_path, family=family))
+@pytest.mark.parametrize(
+    ("family", "hyperparams"),
+    [("ridge", {}), ("lightgbm", {}), ("random_forest", {"n_estimators": 25, "max_depth": 6})],
+)
+def test_fast_path_matches_the_pipeline_on_varied_rows(tmp_path, family, hyperparams):
+    predictor = load(write_model_dir(tmp_path, family=family, **hyperparams))
     assert predictor.has_fast_path, "the production pipeline shape must compile"
     movies = varied_movies(200)
     frame = pd.DataFrame([movie.as_row() for movie in movies])

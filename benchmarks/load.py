@@ -1,0 +1,293 @@
+"""HTTP load benchmark of the prediction service, on loopback, in one bounded run (< 2 min).
+
+Starts uvicorn itself (2 workers) twice: once with a constant "model" (the HTTP floor: the
+same app, middleware and validation, no prediction), once with the real artifact. Measures
+closed-loop single-row /predict throughput at concurrency 32, p50/p99 latency at a fixed
+offered rate (open loop, latency counted from the scheduled send time, so queueing shows),
+batch rows/s over HTTP, and the in-process predict limit. The client is raw asyncio streams
+with HTTP/1.1 keep-alive, so the generator leaves the CPU to the server.
+
+Usage (after `dvc repro`): `uv run python benchmarks/load.py [--models-dir models]`.
+Results are merged into reports/benchmarks.json under the key "http".
+"""
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from statistics import median, quantiles
+from typing import Any, ClassVar
+
+import numpy as np
+
+from movie_rating.data.schema import INPUT_FEATURES
+from movie_rating.data.split import read_movies
+from movie_rating.serving.predict import ProdArtifacts, ProductionPredictor
+from movie_rating.serving.schemas import MovieInput
+
+REPORT = Path("reports/benchmarks.json")
+HOST = "127.0.0.1"
+
+
+# --- the floor: the real app with a constant-returning model (benchmark-only) --------------
+class ConstantPredictor:
+    version = "constant"
+    card: ClassVar[dict[str, Any]] = {"name": "constant", "model_family": "constant"}
+
+    def predict_one(self, movie: MovieInput) -> float:
+        return 5.0
+
+    def predict_many(self, movies: list[MovieInput]) -> np.ndarray:
+        return np.full(len(movies), 5.0)
+
+
+def floor_app() -> Any:
+    """`uvicorn --factory load:floor_app`: create_app with the model swapped for a constant."""
+    from movie_rating.serving.app import create_app
+
+    app = create_app()
+    service = app.state.service
+
+    def load_constant() -> None:
+        service.predictor = ConstantPredictor()
+        service.not_ready_reason = ""
+
+    service.load_model = load_constant
+    return app
+
+
+# --- server process ----------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def uvicorn(factory: str, models_dir: Path, workers: int) -> Iterator[int]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "MOVIE_RATING_MODELS_DIR": str(models_dir.resolve()),
+        "MOVIE_RATING_LOG_LEVEL": "WARNING",
+        "MOVIE_RATING_MAX_BODY_BYTES": "10000000",
+    }
+    command = [
+        sys.executable, "-m", "uvicorn", "--factory", factory, "--app-dir",
+        str(Path(__file__).parent), "--host", HOST, "--port", str(port),
+        "--workers", str(workers), "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    with tempfile.TemporaryDirectory() as scratch:
+        process = subprocess.Popen(command, cwd=scratch, env=env)
+        try:
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                with (
+                    contextlib.suppress(OSError),
+                    urllib.request.urlopen(f"http://{HOST}:{port}/ready", timeout=2),
+                ):
+                    break
+                time.sleep(0.25)
+            else:
+                raise RuntimeError(f"{factory} did not become ready")
+            yield port
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+
+
+# --- a minimal keep-alive HTTP/1.1 client -------------------------------------------------------
+def post(path: str, body: dict[str, Any]) -> bytes:
+    payload = json.dumps(body).encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(payload)}\r\n\r\n"
+    )
+    return head.encode() + payload
+
+
+class Connection:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, port: int) -> "Connection":
+        return cls(*await asyncio.open_connection(HOST, port))
+
+    async def request(self, raw: bytes) -> int:
+        self.writer.write(raw)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":", 1)[1])
+        await self.reader.readexactly(length)
+        return status
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def closed_loop(port: int, requests: list[bytes], concurrency: int, seconds: float) -> dict:
+    connections = [await Connection.open(port) for _ in range(concurrency)]
+    latencies: list[float] = []
+    errors = 0
+    stop = time.perf_counter() + seconds
+
+    async def worker(index: int, connection: Connection) -> None:
+        nonlocal errors
+        i = index
+        while time.perf_counter() < stop:
+            start = time.perf_counter()
+            if await connection.request(requests[i % len(requests)]) != 200:
+                errors += 1
+            latencies.append(time.perf_counter() - start)
+            i += concurrency
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker(i, c) for i, c in enumerate(connections)))
+    elapsed = time.perf_counter() - start
+    for connection in connections:
+        connection.close()
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "req_per_s": round(len(latencies) / elapsed, 1),
+        **percentiles(latencies),
+    }
+
+
+async def open_loop(port: int, requests: list[bytes], rate: float, seconds: float) -> dict:
+    """Send at a fixed schedule whatever the server does; latency from the scheduled time."""
+    pool: asyncio.Queue[Connection] = asyncio.Queue()
+    for _ in range(64):
+        pool.put_nowait(await Connection.open(port))
+    latencies: list[float] = []
+    errors = 0
+    total = int(rate * seconds)
+    t0 = time.perf_counter() + 0.1
+
+    async def one(i: int) -> None:
+        nonlocal errors
+        scheduled = t0 + i / rate
+        await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+        connection = await pool.get()
+        try:
+            if await connection.request(requests[i % len(requests)]) != 200:
+                errors += 1
+        finally:
+            pool.put_nowait(connection)
+        latencies.append(time.perf_counter() - scheduled)
+
+    await asyncio.gather(*(one(i) for i in range(total)))
+    while not pool.empty():
+        pool.get_nowait().close()
+    return {
+        "offered_req_per_s": rate,
+        "requests": total,
+        "errors": errors,
+        **percentiles(latencies),
+    }
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    cuts = quantiles(samples, n=100)
+    return {
+        "p50_ms": round(median(samples) * 1000, 2),
+        "p90_ms": round(cuts[89] * 1000, 2),
+        "p99_ms": round(cuts[98] * 1000, 2),
+    }
+
+
+# --- the run ------------------------------------------------------------------------------------
+def load_movies(test_path: Path) -> list[MovieInput]:
+    movies = []
+    for row in read_movies(test_path)[list(INPUT_FEATURES)].to_dict("records"):
+        with contextlib.suppress(ValueError):
+            movies.append(MovieInput.model_validate(row))
+    return movies
+
+
+def in_process(models_dir: Path, movies: list[MovieInput], seconds: float) -> dict:
+    predictor = ProductionPredictor(ProdArtifacts(models_dir=models_dir)).load()
+    for movie in movies[:50]:
+        predictor.predict_one(movie)
+    timings = []
+    stop = time.perf_counter() + seconds
+    i = 0
+    while time.perf_counter() < stop:
+        start = time.perf_counter()
+        predictor.predict_one(movies[i % len(movies)])
+        timings.append(time.perf_counter() - start)
+        i += 1
+    start = time.perf_counter()
+    predictor.predict_many(movies)
+    batch_seconds = time.perf_counter() - start
+    return {
+        "fast_path": predictor.has_fast_path,
+        "predict_one_per_s": round(len(timings) / sum(timings), 1),
+        "predict_one_p50_ms": round(median(timings) * 1000, 3),
+        "predict_many_rows_per_s": round(len(movies) / batch_seconds),
+    }
+
+
+def merge_into_report(key: str, values: dict) -> None:
+    report = json.loads(REPORT.read_text()) if REPORT.exists() else {}
+    report[key] = values
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text(json.dumps(report, indent=2) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--models-dir", type=Path, default=Path("models"))
+    parser.add_argument("--test", type=Path, default=Path("data/processed/test.csv"))
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--batch-size", type=int, default=256)
+    args = parser.parse_args()
+
+    movies = load_movies(args.test)
+    singles = [post("/predict", m.model_dump(mode="json")) for m in movies]
+    batch_body = {"movies": [m.model_dump(mode="json") for m in movies[: args.batch_size]]}
+    batches = [post("/predict/batch", batch_body)]
+    card = json.loads((args.models_dir / "model_card.json").read_text())
+    results: dict[str, Any] = {
+        "cores": len(os.sched_getaffinity(0)),
+        "workers": args.workers,
+        "model": f"{card['feature_pipeline']}-{card['model_family']} {card['version']}",
+    }
+    with uvicorn("load:floor_app", args.models_dir, args.workers) as port:
+        results["floor_predict_c32"] = asyncio.run(closed_loop(port, singles, 32, args.seconds))
+        print("floor", results["floor_predict_c32"], flush=True)
+    with uvicorn("movie_rating.serving.app:create_app", args.models_dir, args.workers) as port:
+        results["predict_c32"] = asyncio.run(closed_loop(port, singles, 32, args.seconds))
+        print("predict c32", results["predict_c32"], flush=True)
+        results["predict_open_loop"] = asyncio.run(open_loop(port, singles, args.rate, 10.0))
+        print("open loop", results["predict_open_loop"], flush=True)
+        batch = asyncio.run(closed_loop(port, batches, 2, args.seconds / 2))
+        rows = len(batch_body["movies"])
+        results["batch"] = {
+            "batch_size": rows,
+            "rows_per_s": round(batch["req_per_s"] * rows),
+            **batch,
+        }
+        print("batch", results["batch"], flush=True)
+    results["in_process"] = in_process(args.models_dir, movies, seconds=4.0)
+    print("in-process", results["in_process"], flush=True)
+    merge_into_report("http", results)
+
+
+if __name__ == "__main__":
+    main()
