@@ -5,6 +5,7 @@ with a ~400-record sample of the raw file (its checksum recorded in the copied p
 and a 2 x 2 grid, so the whole DAG runs in well under a minute on two cores.
 """
 
+import json
 import os
 import re
 import shutil
@@ -123,7 +124,7 @@ def test_repro_runs_every_stage_and_writes_outputs(project):
     ):
         assert (root / output).is_file(), output
 
-    quality = yaml.safe_load((root / "reports/data_quality.json").read_text(encoding="utf-8"))
+    quality = json.loads((root / "reports/data_quality.json").read_text(encoding="utf-8"))
     assert quality["records_in"] == 411
     assert quality["records_in"] == quality["clean"] + quality["quarantined"]
     quarantine = pd.read_csv(root / "data/interim/quarantine.csv", dtype=str)
