@@ -15,8 +15,8 @@ def test_no_server_errors_under_schemathesis(server: LiveServer, tmp_path):
     command = [
         sys.executable, "-m", "schemathesis.cli", "run", f"{server.url}/openapi.json",
         "--checks", "not_a_server_error", "--max-examples", "25", "--seed", "7",
-        "--phases", "examples,coverage,fuzzing", "--workers", "1", "--max-time", "25",
-        "--request-timeout", "10",
+        "--phases", "examples,coverage,fuzzing", "--workers", "1", "--max-time", "20",
+        "--request-timeout", "30",
         "--suppress-health-check", "all", "--no-shrink",
     ]  # fmt: skip
     result = subprocess.run(
