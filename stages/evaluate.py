@@ -1,14 +1,17 @@
-"""Stage evaluate: rank every cell by CV RMSE, pick the winner, write its test plots."""
+"""Stage evaluate: rank every cell (tuned ones too) by CV RMSE, pick the winner, plot its test."""
 
 import argparse
 import json
 from pathlib import Path
+
+import pandas as pd
 
 from movie_rating.cli import run_cli
 from movie_rating.data.split import read_movies, write_movies
 from movie_rating.evaluation.comparison import (
     error_by_vote_count,
     load_cell_metrics,
+    load_tuned_cells,
     rank_cells,
     residual_frame,
     to_markdown,
@@ -22,6 +25,8 @@ def main() -> None:
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--metrics-dir", type=Path, required=True)
     parser.add_argument("--predictions-dir", type=Path, required=True)
+    parser.add_argument("--tuning-dir", type=Path, required=True)
+    parser.add_argument("--tuned-predictions-dir", type=Path, required=True)
     parser.add_argument("--comparison", type=Path, required=True, help="table stem (.csv, .md)")
     parser.add_argument("--winner", type=Path, required=True)
     parser.add_argument("--plots-dir", type=Path, required=True)
@@ -31,18 +36,27 @@ def main() -> None:
     families = parse_section(params, "train", TrainParams).families
     evaluate = parse_section(params, "evaluate", EvaluateParams)
 
-    table = rank_cells(
-        load_cell_metrics(args.metrics_dir, params["featurize"]["pipelines"], families)
-    )
+    untuned = load_cell_metrics(args.metrics_dir, params["featurize"]["pipelines"], families)
+    untuned["hyperparameters"] = [params["models"].get(f) or {} for f in untuned["family"]]
+    tuned = load_tuned_cells(args.tuning_dir / "summary.json")
+    cells = pd.concat([untuned.assign(tuned=False), tuned], ignore_index=True)
+    table = rank_cells(cells)
     args.comparison.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.comparison.with_suffix(".csv"), index=False)
     args.comparison.with_suffix(".md").write_text(to_markdown(table), encoding="utf-8")
 
-    best = table.iloc[0]
-    args.winner.write_text(json.dumps(json.loads(best.to_json()), indent=2) + "\n", "utf-8")
+    best = json.loads(table.iloc[0].to_json())
+    chosen = cells[
+        (cells["pipeline"] == best["pipeline"])
+        & (cells["family"] == best["family"])
+        & (cells["tuned"] == best["tuned"])
+    ].iloc[0]
+    best["hyperparameters"] = chosen["hyperparameters"]
+    args.winner.write_text(json.dumps(best, indent=2) + "\n", "utf-8")
 
+    predictions_dir = args.tuned_predictions_dir if best["tuned"] else args.predictions_dir
     predictions = read_movies(
-        args.predictions_dir / f"{cell_name(best['pipeline'], best['family'])}.csv"
+        predictions_dir / f"{cell_name(best['pipeline'], best['family'])}.csv"
     )
     write_movies(residual_frame(predictions), args.plots_dir / "test_predictions.csv")
     write_movies(

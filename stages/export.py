@@ -1,4 +1,4 @@
-"""Stage export: refit the winning cell on train; write the serving artifact and its card."""
+"""Stage export: refit the winning cell (tuned or not) on train; write the artifact + card."""
 
 import argparse
 import json
@@ -38,7 +38,7 @@ def main() -> None:
     winner = Winner(
         pipeline=chosen["pipeline"],
         family=chosen["family"],
-        hyperparameters=params["models"].get(chosen["family"]) or {},
+        hyperparameters=chosen["hyperparameters"],
         cv_metrics={k: chosen[k] for k in ("cv_rmse_mean", "cv_rmse_std", "cv_r2_mean")},
     )
 

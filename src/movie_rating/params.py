@@ -81,6 +81,7 @@ def parse_section(
         return model.model_validate(params[section])
     except ValidationError as error:
         problems = "; ".join(
-            f"{where}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+            ".".join([where, *(str(part) for part in e["loc"])]) + f": {e['msg']}"
+            for e in error.errors()
         )
         raise ParamsError(f"invalid params.yaml: {problems}") from None

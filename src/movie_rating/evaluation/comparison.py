@@ -18,6 +18,7 @@ TABLE_COLUMNS = (
     "rank",
     "pipeline",
     "family",
+    "tuned",
     "cv_rmse_mean",
     "cv_rmse_std",
     "cv_r2_mean",
@@ -44,9 +45,16 @@ def load_cell_metrics(
     return pd.DataFrame(rows)
 
 
+def load_tuned_cells(summary_path: Path) -> pd.DataFrame:
+    """Rows for the cells the tune stage rescored with their best hyper-parameters."""
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    return pd.DataFrame([{**cell, "tuned": True} for cell in summary.values()])
+
+
 def rank_cells(cells: pd.DataFrame) -> pd.DataFrame:
     """Sort by CV RMSE (ties broken by name, so the order never depends on file order)."""
-    ranked = cells.sort_values([SELECTION_METRIC, "pipeline", "family"], kind="stable")
+    cells = cells.assign(tuned=cells.get("tuned", False)).astype({"tuned": bool})
+    ranked = cells.sort_values([SELECTION_METRIC, "pipeline", "family", "tuned"], kind="stable")
     ranked = ranked.reset_index(drop=True)
     ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
     return ranked.loc[:, list(TABLE_COLUMNS)]
@@ -54,6 +62,8 @@ def rank_cells(cells: pd.DataFrame) -> pd.DataFrame:
 
 def to_markdown(table: pd.DataFrame) -> str:
     def cell(value: object) -> str:
+        if isinstance(value, bool):
+            return "yes" if value else ""
         return f"{value:.4f}" if isinstance(value, float) else str(value)
 
     header = "| " + " | ".join(table.columns) + " |"

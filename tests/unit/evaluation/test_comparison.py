@@ -63,9 +63,16 @@ def test_to_markdown(cells):
     lines = text.splitlines()
     assert text.endswith("\n")
     assert lines[0] == "| " + " | ".join(TABLE_COLUMNS) + " |"
-    assert lines[1].startswith("|---:|---|---|---:|")  # numbers right-aligned, names not
+    assert lines[1].startswith("|---:|---|---|---|---:|")  # numbers right-aligned, names not
     assert len(lines) == 2 + len(cells)
-    assert lines[2].startswith("| 1 | v2_bigrams | lightgbm | 0.7500 |")
+    assert lines[2].startswith("| 1 | v2_bigrams | lightgbm |  | 0.7500 |")  # untuned: blank
+
+
+def test_tuned_rows_compete_on_cv_and_are_marked(cells):
+    tuned = cells.iloc[[-1]].assign(tuned=True, cv_rmse_mean=0.1)
+    ranked = rank_cells(pd.concat([cells.assign(tuned=False), tuned], ignore_index=True))
+    assert bool(ranked.iloc[0]["tuned"]) is True
+    assert "| yes |" in to_markdown(ranked).splitlines()[2]
 
 
 def test_error_by_vote_count_buckets():

@@ -1,0 +1,1 @@
+"""Hyper-parameter tuning of the best model families: random, grid and Optuna search."""

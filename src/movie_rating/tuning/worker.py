@@ -1,0 +1,50 @@
+"""Join an Optuna study from any process or machine: `python -m movie_rating.tuning.worker`.
+
+Every worker pointed at the same storage (OPTUNA_STORAGE, e.g. a shared PostgreSQL) and study
+name adds its trials to one study; this is how a search outgrows one machine. The tune stage
+then finds those finished trials and only runs what is missing up to `tune.n_trials`.
+"""
+
+import argparse
+from pathlib import Path
+
+import joblib
+
+from movie_rating.cli import run_cli
+from movie_rating.data.split import read_movies
+from movie_rating.params import BaseParams, load_params, parse_section
+from movie_rating.tuning.search import (
+    Objective,
+    create_study,
+    optuna_objective,
+    precompute_folds,
+)
+from movie_rating.tuning.space import TuneParams
+from movie_rating.tuning.tune import resolve_storage
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--family", required=True)
+    parser.add_argument("--features", type=Path, required=True, help="unfitted feature pipeline")
+    parser.add_argument("--train", type=Path, required=True)
+    parser.add_argument("--study", required=True, help="study name shared by all workers")
+    parser.add_argument("--n-trials", type=int, required=True, help="trials this worker runs")
+    args = parser.parse_args()
+
+    params = load_params(args.params)
+    tune = parse_section(params, "tune", TuneParams)
+    seed = parse_section(params, "base", BaseParams).seed
+    space = tune.spaces[args.family]
+    folds = precompute_folds(
+        joblib.load(args.features), read_movies(args.train), tune.cv_folds, tune.seed
+    )
+    objective = Objective(args.family, params["models"].get(args.family) or {}, folds, seed)
+    # Workers must not share a sampler seed, or they would propose identical trials.
+    study = create_study(args.study, resolve_storage(tune.storage), seed=None)
+    study.optimize(optuna_objective(objective, space), n_trials=args.n_trials)
+
+
+if __name__ == "__main__":
+    run_cli(main)

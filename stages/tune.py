@@ -1,0 +1,81 @@
+"""Stage tune: search hyper-parameters of the best families (random | grid | optuna)."""
+
+import argparse
+import json
+from pathlib import Path
+
+import joblib
+from dvclive import Live
+
+from movie_rating.cli import run_cli
+from movie_rating.data.ingest import sha256_of
+from movie_rating.data.split import read_movies, write_movies
+from movie_rating.evaluation.comparison import load_cell_metrics
+from movie_rating.models.training import cell_name
+from movie_rating.params import BaseParams, TrainParams, load_params, parse_section
+from movie_rating.tuning.space import TuneParams
+from movie_rating.tuning.tune import select_candidates, tune_cell
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--metrics-dir", type=Path, required=True)
+    parser.add_argument("--features-dir", type=Path, required=True)
+    parser.add_argument("--train", type=Path, required=True)
+    parser.add_argument("--test", type=Path, required=True)
+    parser.add_argument("--out-dir", type=Path, required=True, help="reports, one per tuned cell")
+    parser.add_argument("--predictions-dir", type=Path, required=True)
+    args = parser.parse_args()
+
+    params = load_params(args.params)
+    tune = parse_section(params, "tune", TuneParams)  # fails on a bad space before any fit
+    seed = parse_section(params, "base", BaseParams).seed
+    train_params = parse_section(params, "train", TrainParams)
+    cells = load_cell_metrics(
+        args.metrics_dir, params["featurize"]["pipelines"], train_params.families
+    )
+    train, test = read_movies(args.train), read_movies(args.test)
+
+    summary = {}
+    for pipeline, family in select_candidates(cells, tune):
+        name = cell_name(pipeline, family)
+        tuned = tune_cell(
+            pipeline=pipeline,
+            family=family,
+            features=joblib.load(args.features_dir / f"{pipeline}.joblib"),
+            base_hyperparameters=params["models"].get(family) or {},
+            train=train,
+            test=test,
+            tune=tune,
+            seed=seed,
+            cv_folds=train_params.cv_folds,
+            study_config={
+                "tune": tune.model_dump(include={"method", "n_trials", "cv_folds", "seed"}),
+                "space": tune.model_dump()["spaces"].get(family),
+                "base": params["models"].get(family),
+                "features": params["featurize"][pipeline],
+                "train_sha256": sha256_of(args.train),
+            },
+        )
+        report = tuned.report()
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        (args.out_dir / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n", "utf-8")
+        with Live(dir=str(args.out_dir / name), save_dvc_exp=False, dvcyaml=False) as live:
+            for trial in tuned.trials:
+                if trial.cv_rmse is not None:
+                    live.log_metric("search_cv_rmse", trial.cv_rmse)
+                    live.next_step()
+        write_movies(tuned.result.test_predictions, args.predictions_dir / f"{name}.csv")
+        summary[name] = {key: report[key] for key in ("pipeline", "family", "hyperparameters")}
+        summary[name] |= {
+            "search_cv_rmse_untuned": tuned.search_cv_rmse_untuned,
+            "search_cv_rmse_tuned": tuned.search_cv_rmse_tuned,
+            **tuned.result.metrics,
+        }
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    (args.out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", "utf-8")
+
+
+if __name__ == "__main__":
+    run_cli(main)
