@@ -27,6 +27,15 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _pg_binary(name: str) -> str | None:
+    """On PATH (this image), else where Debian's postgresql package installs it."""
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+    return str(candidates[-1]) if candidates else None
+
+
 def _run_as_postgres(*command: str) -> subprocess.CompletedProcess:
     # initdb refuses to run as root; CI and developers here are root. No pipes: the server
     # that pg_ctl leaves running would hold them open and the call would never return.
@@ -42,14 +51,15 @@ def _run_as_postgres(*command: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
-    if not (shutil.which("initdb") and shutil.which("pg_ctl")):
+    initdb, pg_ctl = _pg_binary("initdb"), _pg_binary("pg_ctl")
+    if not (initdb and pg_ctl):
         pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
     base = Path(tempfile.mkdtemp(prefix="movie-rating-pg-"))
     data = base / "data"
     if os.geteuid() == 0:
         shutil.chown(base, "postgres", "postgres")
     port = _free_port()
-    init = _run_as_postgres("initdb", "-D", str(data), "-A", "trust", "-U", "postgres")
+    init = _run_as_postgres(initdb, "-D", str(data), "-A", "trust", "-U", "postgres")
     if init.returncode != 0:
         pytest.skip(f"initdb failed: {init.stdout.strip()[:300]}")
     options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1"
@@ -62,7 +72,7 @@ def postgres_url() -> Iterator[str]:
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     finally:
-        _run_as_postgres("pg_ctl", "-D", str(data), "-m", "immediate", "stop")
+        _run_as_postgres(pg_ctl, "-D", str(data), "-m", "immediate", "stop")
         shutil.rmtree(base, ignore_errors=True)
 
 
