@@ -11,11 +11,13 @@ from movie_rating.params import CleanParams
 
 PARAMS = CleanParams(min_vote_count=1, min_release_year=1870, max_release_year=2030)
 
+# Any text a UTF-8 file can hold (no lone surrogates), commas, quotes and line breaks included.
+_CHARS = st.characters(codec="utf-8", exclude_characters="\x00")
 _good_fields = st.fixed_dictionaries(
     {
         "Release_Date": st.sampled_from(["2001-02-03", "1999-12-31", "2021-13-45", "", "x"]),
         "Title": st.sampled_from(["Heat", "11/11/2011", "", " Alien "]),
-        "Overview": st.text(max_size=30),
+        "Overview": st.text(_CHARS, max_size=30),
         "Popularity": st.sampled_from(["1.5", "", "7"]),
         "Vote_Count": st.sampled_from(["0", "12", "35.0", "1,2", "-3"]),
         "Vote_Average": st.sampled_from(["7", "6.5", "0", "11", "nan", ""]),
@@ -24,8 +26,7 @@ _good_fields = st.fixed_dictionaries(
         "Poster_Url": st.just("u"),
     }
 ).map(lambda row: [row[c] for c in RAW_COLUMNS])
-_ragged = st.lists(st.text(alphabet=st.characters(exclude_characters="\x00"), max_size=12),
-                   max_size=12)  # fmt: skip
+_ragged = st.lists(st.text(_CHARS, max_size=12), max_size=12)
 
 
 @settings(
