@@ -13,7 +13,6 @@ import pandas as pd
 from pydantic import Field
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import Ridge
 from sklearn.pipeline import FeatureUnion, Pipeline
 
@@ -27,6 +26,7 @@ from movie_rating.features.transformers import (
     LanguageGrouper,
     LightweightTextEmbedder,
     SelectiveStandardScaler,
+    StableTfidfVectorizer,
     YearBinning,
 )
 from movie_rating.params import StrictParams, parse_section
@@ -110,7 +110,7 @@ def _text_ridge(params: TextRidgeParams, folds: int, seed: int) -> OutOfFoldRegr
     vectorizers = [
         (
             "word",
-            TfidfVectorizer(
+            StableTfidfVectorizer(
                 ngram_range=(1, params.word_ngram_max), min_df=params.min_df, sublinear_tf=True
             ),
         )
@@ -119,7 +119,7 @@ def _text_ridge(params: TextRidgeParams, folds: int, seed: int) -> OutOfFoldRegr
         vectorizers.append(
             (
                 "char",
-                TfidfVectorizer(
+                StableTfidfVectorizer(
                     analyzer="char_wb",
                     ngram_range=params.char_ngram_range,
                     min_df=params.min_df,

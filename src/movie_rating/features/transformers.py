@@ -6,7 +6,6 @@ and ``get_feature_names_out`` names every output column. Frame-level transformer
 return pandas DataFrames so later steps can select columns by name, never by position.
 """
 
-import copy
 import itertools
 from collections import Counter
 from collections.abc import Sequence
@@ -57,6 +56,20 @@ def _check_columns(frame: pd.DataFrame, required: Sequence[str], who: str) -> No
     missing = [column for column in required if column not in frame.columns]
     if missing:
         raise KeyError(f"{who}: input lacks column(s) {missing}")
+
+
+class StableTfidfVectorizer(TfidfVectorizer):
+    """A TfidfVectorizer whose pickle is the same bytes in every process.
+
+    TfidfVectorizer caches ``id(stop_words)`` (a memory address) after fitting, so two
+    identical fits would pickle differently and the pipeline could not reproduce dvc.lock.
+    The cache is left out of the pickle and rebuilt on the first transform after loading.
+    """
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.pop("_stop_words_id", None)
+        return state
 
 
 class ColumnSelector(TransformerMixin, BaseEstimator):
@@ -365,7 +378,7 @@ class LightweightTextEmbedder(TransformerMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any = None) -> Self:
         documents = self._documents(X)
-        self.vectorizer_ = TfidfVectorizer(
+        self.vectorizer_ = StableTfidfVectorizer(
             max_features=self.max_features,
             ngram_range=tuple(self.ngram_range),
             stop_words=self.stop_words,
@@ -380,27 +393,9 @@ class LightweightTextEmbedder(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         return self.vectorizer_.transform(self._documents(X))
 
-    def __getstate__(self) -> dict[str, Any]:
-        # TfidfVectorizer caches id(stop_words), a memory address, which would make two
-        # identical fits pickle to different bytes; dropping it keeps artifacts reproducible
-        # (the cache is rebuilt on the first transform after loading).
-        state = super().__getstate__()
-        if "vectorizer_" in state:
-            state = {**state, "vectorizer_": without_address_cache(state["vectorizer_"])}
-        return state
-
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self)
         return self.vectorizer_.get_feature_names_out().astype(object)
-
-
-def without_address_cache(vectorizer: TfidfVectorizer) -> TfidfVectorizer:
-    """A shallow copy of a fitted vectorizer without its process-specific `_stop_words_id`."""
-    if not hasattr(vectorizer, "_stop_words_id"):
-        return vectorizer
-    stripped = copy.copy(vectorizer)
-    del stripped._stop_words_id
-    return stripped
 
 
 class CategoricalOneHotEncoder(TransformerMixin, BaseEstimator):
