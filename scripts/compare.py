@@ -48,7 +48,8 @@ def _row(entry: dict[str, Any], name: str, state: str) -> Row:
     data = entry.get("data") or {}
     metrics = {path: (m or {}).get("data") or {} for path, m in (data.get("metrics") or {}).items()}
     params = ((data.get("params") or {}).get(PARAMS_FILE) or {}).get("data") or {}
-    return Row(name, str(entry.get("rev", ""))[:7], state, metrics, flatten(params))
+    rev = str(entry.get("rev", ""))
+    return Row(name, "-" if rev == "workspace" else rev[:7], state, metrics, flatten(params))
 
 
 def rows_from_exp_show(shown: list[dict[str, Any]]) -> list[Row]:
