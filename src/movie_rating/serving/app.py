@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from movie_rating.serving.docs import add_docs, offline_assets_dir
 from movie_rating.serving.logs import configure_logging, request_id_var
 from movie_rating.serving.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
-from movie_rating.serving.routes import health, model, predict
+from movie_rating.serving.routes import health, model, models, predict
 from movie_rating.serving.settings import Settings
 from movie_rating.serving.state import ServiceMetrics, ServiceState
 
@@ -68,6 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.service = ServiceState(settings=settings, metrics=ServiceMetrics(registry))
     for router in (health.router, model.router, predict.router):
         app.include_router(router)
+    if settings.model_source == "mlflow":  # /models lists the registry: none in local mode
+        app.include_router(models.router)
     add_docs(app)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)

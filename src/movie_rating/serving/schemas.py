@@ -5,7 +5,7 @@ may send is what the pipeline was trained on, nothing more.
 """
 
 from datetime import date
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -137,6 +137,41 @@ class ModelOut(BaseModel):
     trained_at: str
     sha256: str
     input_features: list[str]
+    source: Literal["local", "mlflow", "fallback"] = Field(
+        default="local",
+        description="Where the model came from: the local files, the MLflow registry, or the "
+        "local files because the registry (MODEL_SOURCE=mlflow) failed.",
+    )
+    registry_version: str | None = Field(
+        default=None, description="Registry version number when source is mlflow."
+    )
+    fallback_reason: str | None = Field(
+        default=None, description="Why the registry model was not served (source fallback)."
+    )
+
+
+class RegisteredVersionOut(BaseModel):
+    version: str
+    aliases: list[str]
+    status: str
+    run_id: str | None = None
+    created_at: str
+    artifact_sha256: str | None = None
+    card_version: str | None = None
+    model_family: str | None = None
+
+
+class RegistryOut(BaseModel):
+    """Versions of the served model name in the MLflow registry, newest first."""
+
+    name: str
+    tracking_uri: str
+    aliases: dict[str, str] = Field(description="Alias -> version number.")
+    versions: list[RegisteredVersionOut]
+    serving_source: Literal["local", "mlflow", "fallback"]
+    serving_version: str | None = Field(
+        default=None, description="Registry version this process serves, if from the registry."
+    )
 
 
 class ErrorOut(BaseModel):

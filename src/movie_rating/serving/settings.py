@@ -10,12 +10,19 @@
 | MOVIE_RATING_MAX_BATCH_SIZE   | 256                      |
 | MOVIE_RATING_MAX_BODY_BYTES   | 1000000                  |
 | MOVIE_RATING_LOG_LEVEL        | INFO                     |
+| MOVIE_RATING_MODEL_SOURCE     | local (or mlflow)        |
+| MLFLOW_TRACKING_URI           | unset                    |
+
+With MODEL_SOURCE=mlflow the service loads `models:/<PIPELINE_NAME>@<STAGE>` (STAGE is the
+registry alias) from MLFLOW_TRACKING_URI (MOVIE_RATING_MLFLOW_TRACKING_URI wins if both are
+set), and falls back to MODELS_DIR when the registry or that version fails; each registry
+request gives up after MOVIE_RATING_REGISTRY_TIMEOUT_SECONDS (default 5).
 """
 
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from movie_rating.serving.predict import ProdArtifacts
@@ -34,6 +41,13 @@ class Settings(BaseSettings):
     max_batch_size: int = Field(default=256, ge=1, le=100_000)
     max_body_bytes: int = Field(default=1_000_000, ge=1_024)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    model_source: Literal["local", "mlflow"] = "local"
+    # MLflow's own variable works too (matched case-insensitively, without the prefix).
+    mlflow_tracking_uri: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("movie_rating_mlflow_tracking_uri", "mlflow_tracking_uri"),
+    )
+    registry_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
 
     @field_validator("cors_origins")
     @classmethod

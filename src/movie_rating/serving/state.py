@@ -1,7 +1,10 @@
 """What the service knows at run time: settings, the model (once verified), its metrics."""
 
 import logging
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
@@ -10,6 +13,8 @@ from movie_rating.serving.predict import ProductionPredictor
 from movie_rating.serving.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+ModelSource = Literal["local", "mlflow", "fallback"]
 
 
 @dataclass
@@ -41,9 +46,23 @@ class ServiceState:
     metrics: ServiceMetrics
     predictor: ProductionPredictor | None = None
     not_ready_reason: str = "model is loading"
+    source: ModelSource = "local"  # fallback: mlflow was asked for, the local model served
+    registry_version: str | None = None
+    fallback_reason: str | None = None
 
     def load_model(self) -> None:
-        """Load and verify the artifact; on failure the service stays up, but not ready."""
+        """Load and verify the model; on failure the service stays up, but not ready.
+
+        With MODEL_SOURCE=mlflow the registry's alias is tried first; any failure there
+        (unreachable, no such alias, checksum mismatch) falls back to the local artifact.
+        """
+        if self.settings.model_source == "mlflow":
+            if self._load_from_registry():
+                return
+            self.source = "fallback"
+        self._load_local()
+
+    def _load_local(self) -> None:
         predictor = ProductionPredictor(self.settings.artifacts)
         try:
             predictor.load()
@@ -55,6 +74,55 @@ class ServiceState:
             self.not_ready_reason = f"model failed to load ({type(error).__name__})"
             logger.exception("model failed to load", extra={"event": "model_refused"})
             return
+        self._serve(predictor)
+
+    def _load_from_registry(self) -> bool:
+        settings = self.settings
+        model_uri = f"models:/{settings.pipeline_name}@{settings.stage}"
+        try:
+            if settings.mlflow_tracking_uri is None:
+                raise MovieRatingError("MLFLOW_TRACKING_URI is not set")
+            # Imported here: mlflow is optional and only this source needs it.
+            from movie_rating.model_registry.mlflow_registry import fetch_alias
+
+            with tempfile.TemporaryDirectory(prefix="movie-rating-registry-") as scratch:
+                fetched = fetch_alias(
+                    settings.mlflow_tracking_uri,
+                    name=settings.pipeline_name,
+                    alias=settings.stage,
+                    dest=Path(scratch),
+                    timeout_seconds=settings.registry_timeout_seconds,
+                )
+                predictor = ProductionPredictor(fetched.artifacts).load()
+        except Exception as error:  # whatever went wrong, the local artifact is next
+            self._fall_back(model_uri, error)
+            return False
+        self.source, self.registry_version = "mlflow", fetched.version
+        logger.info(
+            "model loaded from the registry",
+            extra={"event": "model_from_registry", "model_uri": model_uri,
+                   "registry_version": fetched.version, "run_id": fetched.run_id},
+        )  # fmt: skip
+        self._serve(predictor)
+        return True
+
+    def _fall_back(self, model_uri: str, error: Exception) -> None:
+        expected = isinstance(error, MovieRatingError | ImportError)
+        if isinstance(error, ImportError):
+            reason = "mlflow is not installed (the `registry` dependency group)"
+        elif expected:
+            reason = str(error)
+        else:  # e.g. an unreadable pickle: the type here, the traceback in the log
+            reason = f"{type(error).__name__} while loading the registry version"
+        self.fallback_reason = f"{model_uri}: {reason}"
+        logger.warning(
+            "registry model unavailable, falling back to the local artifact: %s",
+            self.fallback_reason,
+            exc_info=not expected,
+            extra={"event": "model_fallback", "model_uri": model_uri},
+        )
+
+    def _serve(self, predictor: ProductionPredictor) -> None:
         card = predictor.card
         self.metrics.model_info.labels(
             name=str(card.get("name", "")),

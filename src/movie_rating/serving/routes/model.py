@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, Depends
 
-from movie_rating.serving.deps import PredictorDep, SettingsDep, require_api_key
+from movie_rating.serving.deps import PredictorDep, SettingsDep, StateDep, require_api_key
 from movie_rating.serving.schemas import ErrorOut, ModelMetrics, ModelOut
 
 router = APIRouter(tags=["model"], dependencies=[Depends(require_api_key)])
@@ -14,7 +14,7 @@ router = APIRouter(tags=["model"], dependencies=[Depends(require_api_key)])
     summary="Model card: name, version, family, metrics, training time, checksum",
     responses={401: {"model": ErrorOut}, 503: {"model": ErrorOut}},
 )
-async def model_card(predictor: PredictorDep, settings: SettingsDep) -> ModelOut:
+async def model_card(predictor: PredictorDep, settings: SettingsDep, state: StateDep) -> ModelOut:
     card = predictor.card
     return ModelOut(
         name=card["name"],
@@ -26,4 +26,7 @@ async def model_card(predictor: PredictorDep, settings: SettingsDep) -> ModelOut
         trained_at=card["created_at"],
         sha256=card["artifact"]["sha256"],
         input_features=list(card["input_features"]),
+        source=state.source,
+        registry_version=state.registry_version,
+        fallback_reason=state.fallback_reason,
     )
