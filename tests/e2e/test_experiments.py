@@ -5,6 +5,7 @@ with a 2 x 2 grid (see dvc_sandbox.py). The tests share one sandbox and run in f
 the PR report test makes a second commit, the experiment tests build on whatever is HEAD.
 """
 
+import json
 import re
 import sys
 
@@ -96,6 +97,23 @@ def test_exp_run_with_a_featurize_override_reruns_only_that_pipeline(sandbox, sh
     assert sandbox.experiment_states()["overview-100"] == "done"
     shared["single"] = "overview-100"
     # back to HEAD for the queue, so the grid varies one param against the committed baseline
+    sandbox.run("git", "checkout", "--", ".")
+    sandbox.dvc("checkout", "--force")
+
+
+@pytest.mark.parametrize("method", ["random", "grid", "optuna"])
+def test_exp_run_with_each_tuning_method(sandbox, method):
+    sandbox.dvc("exp", "run", "-n", f"tune-{method}", "-S", f"tune.method={method}")
+    summary = json.loads((sandbox.root / "reports/tuning/summary.json").read_text("utf-8"))
+    assert summary, "the tune stage tuned nothing"
+    for cell in summary:
+        report = json.loads((sandbox.root / f"reports/tuning/{cell}.json").read_text("utf-8"))
+        assert report["method"] == method
+        assert report["trials"] and all(
+            t["state"] in {"complete", "pruned"} for t in report["trials"]
+        )
+        assert report["metrics"]["cv_rmse_mean"] > 0
+    assert sandbox.experiment_states()[f"tune-{method}"] == "done"
     sandbox.run("git", "checkout", "--", ".")
     sandbox.dvc("checkout", "--force")
 
