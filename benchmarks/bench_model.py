@@ -13,14 +13,14 @@ from pathlib import Path
 from statistics import quantiles
 
 import joblib
-from movie_rating.serving.predict import ProdArtifacts, ProductionPredictor
-from movie_rating.serving.schemas import MovieInput
 
 from movie_rating.data.schema import TARGET
 from movie_rating.data.split import read_movies
 from movie_rating.models.families import build_model
 from movie_rating.models.training import cell_name, full_pipeline
 from movie_rating.params import load_params
+from movie_rating.serving.predict import ProdArtifacts, ProductionPredictor
+from movie_rating.serving.schemas import MovieInput
 
 REPORT = Path("reports/benchmarks.json")
 
