@@ -28,7 +28,8 @@ def main() -> None:
     parser.add_argument("--tuning-dir", type=Path, required=True)
     parser.add_argument("--tuned-predictions-dir", type=Path, required=True)
     parser.add_argument("--comparison", type=Path, required=True, help="table stem (.csv, .md)")
-    parser.add_argument("--winner", type=Path, required=True)
+    parser.add_argument("--winner", type=Path, required=True, help="names and metrics")
+    parser.add_argument("--winner-hyperparameters", type=Path, required=True)
     parser.add_argument("--plots-dir", type=Path, required=True)
     args = parser.parse_args()
 
@@ -51,8 +52,9 @@ def main() -> None:
         & (cells["family"] == best["family"])
         & (cells["tuned"] == best["tuned"])
     ].iloc[0]
-    best["hyperparameters"] = chosen["hyperparameters"]
     args.winner.write_text(json.dumps(best, indent=2) + "\n", "utf-8")
+    hyperparameters = json.dumps(chosen["hyperparameters"], indent=2, sort_keys=True)
+    args.winner_hyperparameters.write_text(hyperparameters + "\n", "utf-8")
 
     predictions_dir = args.tuned_predictions_dir if best["tuned"] else args.predictions_dir
     predictions = read_movies(

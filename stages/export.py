@@ -24,6 +24,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--winner", type=Path, required=True)
+    parser.add_argument("--winner-hyperparameters", type=Path, required=True)
     parser.add_argument("--features-dir", type=Path, required=True)
     parser.add_argument("--train", type=Path, required=True)
     parser.add_argument("--test", type=Path, required=True)
@@ -38,7 +39,7 @@ def main() -> None:
     winner = Winner(
         pipeline=chosen["pipeline"],
         family=chosen["family"],
-        hyperparameters=chosen["hyperparameters"],
+        hyperparameters=json.loads(args.winner_hyperparameters.read_text(encoding="utf-8")),
         cv_metrics={k: chosen[k] for k in ("cv_rmse_mean", "cv_rmse_std", "cv_r2_mean")},
     )
 

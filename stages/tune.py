@@ -26,6 +26,7 @@ def main() -> None:
     parser.add_argument("--test", type=Path, required=True)
     parser.add_argument("--out-dir", type=Path, required=True, help="reports, one per tuned cell")
     parser.add_argument("--predictions-dir", type=Path, required=True)
+    parser.add_argument("--tuned-metrics-dir", type=Path, required=True, help="dvclive, per cell")
     args = parser.parse_args()
 
     params = load_params(args.params)
@@ -61,18 +62,22 @@ def main() -> None:
         report = tuned.report()
         args.out_dir.mkdir(parents=True, exist_ok=True)
         (args.out_dir / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n", "utf-8")
-        with Live(dir=str(args.out_dir / name), save_dvc_exp=False, dvcyaml=False) as live:
-            for trial in tuned.trials:
-                if trial.cv_rmse is not None:
-                    live.log_metric("search_cv_rmse", trial.cv_rmse)
-                    live.next_step()
-        write_movies(tuned.result.test_predictions, args.predictions_dir / f"{name}.csv")
-        summary[name] = {key: report[key] for key in ("pipeline", "family", "hyperparameters")}
-        summary[name] |= {
+        metrics = {
             "search_cv_rmse_untuned": tuned.search_cv_rmse_untuned,
             "search_cv_rmse_tuned": tuned.search_cv_rmse_tuned,
             **tuned.result.metrics,
         }
+        live_dir = args.tuned_metrics_dir / name
+        with Live(dir=str(live_dir), save_dvc_exp=False, dvcyaml=False) as live:
+            for trial in tuned.trials:  # the search history, one step per finished trial
+                if trial.cv_rmse is not None:
+                    live.log_metric("trial_search_cv_rmse", trial.cv_rmse)
+                    live.next_step()
+            for key, value in metrics.items():
+                live.log_metric(key, value, plot=False)
+        write_movies(tuned.result.test_predictions, args.predictions_dir / f"{name}.csv")
+        summary[name] = {key: report[key] for key in ("pipeline", "family", "hyperparameters")}
+        summary[name] |= metrics
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", "utf-8")
 
