@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from statistics import median, quantiles
@@ -42,6 +43,9 @@ HOST = "127.0.0.1"
 class ConstantPredictor:
     version = "constant"
     card: ClassVar[dict[str, Any]] = {"name": "constant", "model_family": "constant"}
+
+    def predict_fast(self, movie: MovieInput) -> float:
+        return 5.0
 
     def predict_one(self, movie: MovieInput) -> float:
         return 5.0
@@ -121,7 +125,16 @@ class Connection:
 
     @classmethod
     async def open(cls, port: int) -> "Connection":
-        return cls(*await asyncio.open_connection(HOST, port))
+        """A connection whose server process is ready. `/ready` from one connection proves
+        only one uvicorn worker loaded its model; the others may still answer 503."""
+        connection = cls(*await asyncio.open_connection(HOST, port))
+        ready = f"GET /ready HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()
+        deadline = time.monotonic() + 90
+        while await connection.request(ready) != 200:
+            if time.monotonic() > deadline:
+                raise RuntimeError("a server worker did not become ready")
+            await asyncio.sleep(0.1)
+        return connection
 
     async def request(self, raw: bytes) -> int:
         self.writer.write(raw)
@@ -141,16 +154,14 @@ class Connection:
 async def closed_loop(port: int, requests: list[bytes], concurrency: int, seconds: float) -> dict:
     connections = [await Connection.open(port) for _ in range(concurrency)]
     latencies: list[float] = []
-    errors = 0
+    statuses: Counter[int] = Counter()
     stop = time.perf_counter() + seconds
 
     async def worker(index: int, connection: Connection) -> None:
-        nonlocal errors
         i = index
         while time.perf_counter() < stop:
             start = time.perf_counter()
-            if await connection.request(requests[i % len(requests)]) != 200:
-                errors += 1
+            statuses[await connection.request(requests[i % len(requests)])] += 1
             latencies.append(time.perf_counter() - start)
             i += concurrency
 
@@ -161,7 +172,7 @@ async def closed_loop(port: int, requests: list[bytes], concurrency: int, second
         connection.close()
     return {
         "requests": len(latencies),
-        "errors": errors,
+        **errors(statuses),
         "req_per_s": round(len(latencies) / elapsed, 1),
         **percentiles(latencies),
     }
@@ -173,18 +184,16 @@ async def open_loop(port: int, requests: list[bytes], rate: float, seconds: floa
     for _ in range(64):
         pool.put_nowait(await Connection.open(port))
     latencies: list[float] = []
-    errors = 0
+    statuses: Counter[int] = Counter()
     total = int(rate * seconds)
     t0 = time.perf_counter() + 0.1
 
     async def one(i: int) -> None:
-        nonlocal errors
         scheduled = t0 + i / rate
         await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
         connection = await pool.get()
         try:
-            if await connection.request(requests[i % len(requests)]) != 200:
-                errors += 1
+            statuses[await connection.request(requests[i % len(requests)])] += 1
         finally:
             pool.put_nowait(connection)
         latencies.append(time.perf_counter() - scheduled)
@@ -195,9 +204,15 @@ async def open_loop(port: int, requests: list[bytes], rate: float, seconds: floa
     return {
         "offered_req_per_s": rate,
         "requests": total,
-        "errors": errors,
+        **errors(statuses),
         **percentiles(latencies),
     }
+
+
+def errors(statuses: Counter[int]) -> dict[str, Any]:
+    """The non-200 count and, so a failure can be explained, the count by status code."""
+    failed = {str(code): n for code, n in sorted(statuses.items()) if code != 200}
+    return {"errors": sum(failed.values()), "errors_by_status": failed}
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:

@@ -11,14 +11,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
-from prometheus_client import CollectorRegistry
-from prometheus_fastapi_instrumentator import Instrumentator
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.exceptions import HTTPException
 
 from movie_rating.serving.docs import add_docs, offline_assets_dir
 from movie_rating.serving.logs import configure_logging, request_id_var
-from movie_rating.serving.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
+from movie_rating.serving.middleware import (
+    BodySizeLimitMiddleware,
+    MetricsMiddleware,
+    RequestContextMiddleware,
+)
 from movie_rating.serving.routes import health, model, models, predict
 from movie_rating.serving.settings import Settings
 from movie_rating.serving.state import ServiceMetrics, ServiceState
@@ -52,6 +55,21 @@ async def http_error(request: Request, error: Exception) -> JSONResponse:
     )
 
 
+def add_metrics(app: FastAPI, metrics: ServiceMetrics) -> None:
+    """GET /metrics, and the per-route request metrics around every other route."""
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(
+        MetricsMiddleware,
+        requests=metrics.requests,
+        duration=metrics.request_duration,
+        excluded=frozenset({"/metrics"}),
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level)
@@ -64,8 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None if offline_docs else "/docs",
         redoc_url=None if offline_docs else "/redoc",
     )
-    registry = CollectorRegistry()
-    app.state.service = ServiceState(settings=settings, metrics=ServiceMetrics(registry))
+    metrics = ServiceMetrics(CollectorRegistry())
+    app.state.service = ServiceState(settings=settings, metrics=metrics)
     for router in (health.router, model.router, predict.router):
         app.include_router(router)
     if settings.model_source == "mlflow":  # /models lists the registry: none in local mode
@@ -73,9 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     add_docs(app)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
-    Instrumentator(registry=registry, excluded_handlers=["/metrics"]).instrument(app).expose(
-        app, endpoint="/metrics", include_in_schema=False
-    )
+    add_metrics(app, metrics)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

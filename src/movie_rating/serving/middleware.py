@@ -1,4 +1,6 @@
-"""Pure ASGI middleware: request ids, access logs, a last-resort 500, and the body size cap."""
+"""Pure ASGI middleware: request ids, access logs, a last-resort 500, the body size cap, and
+the HTTP metrics. Pure ASGI, not `BaseHTTPMiddleware`: a layer costs a function call, and these
+run on every request."""
 
 import json
 import logging
@@ -7,6 +9,7 @@ import time
 import uuid
 from typing import Final
 
+from prometheus_client import Counter, Histogram
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -84,6 +87,52 @@ class RequestContextMiddleware:
                 },
             )
             request_id_var.reset(token)
+
+
+class MetricsMiddleware:
+    """Count and time each request by route template (`/predict`, never the raw path, so the
+    label set stays bounded; "none" when no route matched), method and status class.
+
+    The route is read from the scope after the app ran (the router records it there), so there
+    is no second route matching here; the labelled children are cached per label tuple.
+    """
+
+    def __init__(
+        self, app: ASGIApp, requests: Counter, duration: Histogram, excluded: frozenset[str]
+    ) -> None:
+        self.app = app
+        self.requests = requests
+        self.duration = duration
+        self.excluded = excluded
+        self._children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        start = time.perf_counter()
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            handler = getattr(scope.get("route"), "path", None) or "none"
+            if handler not in self.excluded:
+                key = (handler, scope["method"], f"{str(status)[0]}xx")
+                children = self._children.get(key)
+                if children is None:
+                    children = self._children[key] = (
+                        self.requests.labels(*key),
+                        self.duration.labels(*key[:2]),
+                    )
+                children[0].inc()
+                children[1].observe(time.perf_counter() - start)
 
 
 class BodySizeLimitMiddleware:

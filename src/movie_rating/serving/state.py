@@ -4,9 +4,9 @@ import logging
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from movie_rating.errors import MovieRatingError
 from movie_rating.serving.predict import ProductionPredictor
@@ -17,15 +17,37 @@ logger = logging.getLogger(__name__)
 ModelSource = Literal["local", "mlflow", "fallback"]
 
 
+# Request latency buckets (seconds): a single-row prediction takes ~1 ms end to end.
+LATENCY_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
 @dataclass
 class ServiceMetrics:
-    """Application metrics, on the app's own registry so several apps can share a process."""
+    """Application metrics, on the app's own registry so several apps can share a process.
+
+    The HTTP metrics keep prometheus-fastapi-instrumentator's names and labels.
+    """
 
     registry: CollectorRegistry
+    requests: Counter = field(init=False)
+    request_duration: Histogram = field(init=False)
     predictions: Counter = field(init=False)
     model_info: Gauge = field(init=False)
 
     def __post_init__(self) -> None:
+        self.requests = Counter(
+            "http_requests_total",
+            "HTTP requests, by route template, method and status class.",
+            ["handler", "method", "status"],
+            registry=self.registry,
+        )
+        self.request_duration = Histogram(
+            "http_request_duration_seconds",
+            "HTTP request latency in the app, by route template and method.",
+            ["handler", "method"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.predictions = Counter(
             "movie_rating_predictions",
             "Movies rated, by endpoint.",

@@ -1,7 +1,15 @@
-"""Ratings for one movie or a batch. Sync `def`: FastAPI runs them in its threadpool, so the
-CPU-bound prediction never blocks the event loop."""
+"""Ratings for one movie or a batch.
+
+One movie on the fast path (~0.3 ms) is rated on the event loop: a threadpool hop costs more
+CPU than that (and FastAPI adds a second one to validate a sync endpoint's response). A row
+the fast path declines, and every batch (sync `def`), go to the threadpool, so the
+milliseconds of the full pipeline never block the loop.
+"""
+
+from typing import Any
 
 from fastapi import APIRouter, Depends
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 
 from movie_rating.serving.deps import PredictorDep, SettingsDep, StateDep, require_api_key
@@ -15,12 +23,18 @@ from movie_rating.serving.schemas import (
 
 router = APIRouter(tags=["predict"], dependencies=[Depends(require_api_key)])
 
-_ERRORS = {401: {"model": ErrorOut}, 413: {"model": ErrorOut}, 503: {"model": ErrorOut}}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut},
+    413: {"model": ErrorOut},
+    503: {"model": ErrorOut},
+}
 
 
 @router.post("/predict", response_model=PredictionOut, responses=_ERRORS)
-def predict(movie: MovieInput, predictor: PredictorDep, state: StateDep) -> PredictionOut:
-    rating = predictor.predict_one(movie)
+async def predict(movie: MovieInput, predictor: PredictorDep, state: StateDep) -> PredictionOut:
+    rating = predictor.predict_fast(movie)
+    if rating is None:
+        rating = await run_in_threadpool(predictor.predict_one, movie)
     state.metrics.predictions.labels(endpoint="predict").inc()
     return PredictionOut(
         title=movie.title, predicted_rating=rating, model_version=predictor.version
