@@ -14,6 +14,7 @@ Results are merged into reports/benchmarks.json under the key "http".
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import json
 import os
 import socket
@@ -282,6 +283,10 @@ def main() -> None:
         "cores": len(os.sched_getaffinity(0)),
         "workers": args.workers,
         "model": f"{card['feature_pipeline']}-{card['model_family']} {card['version']}",
+        # uvicorn's "auto" picks these when installed. Without uvloop, `--workers N` leaves
+        # Nagle on (uvicorn#3149): each keep-alive response then waits ~40 ms for a delayed ACK.
+        "uvicorn_loop": "uvloop" if importlib.util.find_spec("uvloop") else "asyncio",
+        "uvicorn_http": "httptools" if importlib.util.find_spec("httptools") else "h11",
     }
     with uvicorn("load:floor_app", args.models_dir, args.workers) as port:
         results["floor_predict_c32"] = asyncio.run(closed_loop(port, singles, 32, args.seconds))

@@ -52,14 +52,31 @@ class RequestContextMiddleware:
         request_id = given if _CLIENT_ID.match(given) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
         status = 500
-        started = False
+        started = logged = False
         start = time.perf_counter()
+
+        def log_access() -> None:
+            nonlocal logged
+            logged = True
+            logger.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - start) * 1000, 3),
+                },
+            )
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, started
             if message["type"] == "http.response.start":
                 started, status = True, message["status"]
                 MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                # Logged before the last byte leaves: once a client has its response, the
+                # line is in the log (a reader of both never sees the response first).
+                log_access()
             await send(message)
 
         try:
@@ -77,15 +94,8 @@ class RequestContextMiddleware:
                 body = json.dumps({"detail": "internal error", "request_id": request_id})
                 await send_with_id({"type": "http.response.body", "body": body.encode()})
         finally:
-            logger.info(
-                "request",
-                extra={
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - start) * 1000, 3),
-                },
-            )
+            if not logged:  # the client went away, or the app never finished its response
+                log_access()
             request_id_var.reset(token)
 
 
