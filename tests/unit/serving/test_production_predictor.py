@@ -90,6 +90,20 @@ def test_fast_path_matches_the_pipeline_on_varied_rows(tmp_path, family, hyperpa
     assert np.unique(np.round(reference, 6)).size > 50  # the rows really differ
 
 
+def test_predict_fast_is_predict_one_or_none(predictor, monkeypatch):
+    movies = varied_movies(50)
+    fast = [predictor.predict_fast(movie) for movie in movies]
+    singles = [predictor.predict_one(movie) for movie in movies]
+    assert sum(rating is not None for rating in fast) > len(movies) // 2
+    # None only for the rows the fast path declines; otherwise exactly predict_one's rating
+    assert all(f is None or f == one for f, one in zip(fast, singles, strict=True))
+    monkeypatch.setattr(predictor, "_fast", None)  # no fast path: the caller must fall back
+    assert [predictor.predict_fast(movie) for movie in movies[:5]] == [None] * 5
+    np.testing.assert_allclose(
+        [predictor.predict_one(movie) for movie in movies], singles, rtol=0, atol=1e-9
+    )
+
+
 def test_predict_many_accepts_a_frame_with_extra_columns_and_checks_inputs(predictor):
     frame = synthetic_movies(10, seed=4).assign(record_id=range(10))
     expected = predictor.predict_many(movie_inputs(frame))
