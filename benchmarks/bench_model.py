@@ -13,6 +13,7 @@ from pathlib import Path
 from statistics import quantiles
 
 import joblib
+from report import merge_into_report
 
 from movie_rating.data.schema import TARGET
 from movie_rating.data.split import read_movies
@@ -21,8 +22,6 @@ from movie_rating.models.training import cell_name, full_pipeline
 from movie_rating.params import load_params
 from movie_rating.serving.predict import ProdArtifacts, ProductionPredictor
 from movie_rating.serving.schemas import MovieInput
-
-REPORT = Path("reports/benchmarks.json")
 
 
 def fit_seconds_per_cell(params: dict, train_path: Path, features_dir: Path) -> dict[str, float]:
@@ -81,13 +80,6 @@ def predict_speed(models_dir: Path, test_path: Path, repeats: int) -> dict[str, 
         "batch_rows": len(test),
         "artifact_mb": round(predictor.artifact_path.stat().st_size / 1e6, 3),
     }
-
-
-def merge_into_report(key: str, values: dict) -> None:
-    report = json.loads(REPORT.read_text()) if REPORT.exists() else {}
-    report[key] = values
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    REPORT.write_text(json.dumps(report, indent=2) + "\n")
 
 
 def main() -> None:

@@ -30,13 +30,13 @@ from statistics import median, quantiles
 from typing import Any, ClassVar
 
 import numpy as np
+from report import merge_into_report
 
 from movie_rating.data.schema import INPUT_FEATURES
 from movie_rating.data.split import read_movies
 from movie_rating.serving.predict import ProdArtifacts, ProductionPredictor
 from movie_rating.serving.schemas import MovieInput
 
-REPORT = Path("reports/benchmarks.json")
 HOST = "127.0.0.1"
 
 
@@ -255,13 +255,6 @@ def in_process(models_dir: Path, movies: list[MovieInput], seconds: float) -> di
         "predict_one_p50_ms": round(median(timings) * 1000, 3),
         "predict_many_rows_per_s": round(len(movies) / batch_seconds),
     }
-
-
-def merge_into_report(key: str, values: dict) -> None:
-    report = json.loads(REPORT.read_text()) if REPORT.exists() else {}
-    report[key] = values
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    REPORT.write_text(json.dumps(report, indent=2) + "\n")
 
 
 def main() -> None:
