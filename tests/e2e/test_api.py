@@ -1,11 +1,13 @@
 """The HTTP API end to end: a real uvicorn process, a real (tiny) model, httpx on loopback."""
 
 import json
+import shutil
+import time
 
 import httpx
 import numpy as np
 import pytest
-from conftest import LiveServer, wait_until_settled
+from conftest import LiveServer, live_server, wait_until_settled
 from serving_fixtures import movie_inputs, synthetic_movies
 
 from movie_rating.serving.predict import ProdArtifacts, ProductionPredictor
@@ -217,6 +219,24 @@ def test_api_key_is_enforced_when_configured(keyed_server):
         allowed = http.post("/predict", json=MOVIE, headers={"X-API-Key": "s3cret-key"})
         assert allowed.status_code == 200
         assert http.get("/model", headers={"X-API-Key": "s3cret-key"}).status_code == 200
+
+
+def test_ready_flips_from_503_to_200_when_the_model_arrives(tmp_path, e2e_models_dir):
+    empty = tmp_path / "models"
+    empty.mkdir()
+    with live_server(tmp_path, empty, model_poll_seconds="0.2") as server:
+        waiting = httpx.get(f"{server.url}/ready", timeout=5)
+        assert waiting.status_code == 503
+        assert "waiting for production_pipeline_v1.joblib" in waiting.json()["reason"]
+        assert httpx.post(f"{server.url}/predict", json=MOVIE, timeout=5).status_code == 503
+        # As a deployment would: the artifact first, the card (what it is checked against) last.
+        shutil.copy(e2e_models_dir / "production_pipeline_v1.joblib", empty)
+        shutil.copy(e2e_models_dir / "model_card.json", empty)
+        deadline = time.monotonic() + 30
+        while (ready := httpx.get(f"{server.url}/ready", timeout=5)).status_code != 200:
+            assert time.monotonic() < deadline, ready.json()
+            time.sleep(0.1)
+        assert httpx.post(f"{server.url}/predict", json=MOVIE, timeout=5).status_code == 200
 
 
 def test_tampered_model_keeps_the_service_up_but_not_ready(tampered_server):

@@ -33,6 +33,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     service: ServiceState = app.state.service
     loading = asyncio.create_task(asyncio.to_thread(service.load_model))
     yield
+    service.stopping.set()  # stop waiting for model files that never came
     await loading
 
 

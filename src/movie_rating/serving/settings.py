@@ -10,6 +10,7 @@
 | MOVIE_RATING_MAX_BATCH_SIZE   | 256                      |
 | MOVIE_RATING_MAX_BODY_BYTES   | 1000000                  |
 | MOVIE_RATING_LOG_LEVEL        | INFO                     |
+| MOVIE_RATING_MODEL_POLL_SECONDS | 2 (s between looks while the model files are missing; 0: once) |
 | MOVIE_RATING_MODEL_SOURCE     | local (or mlflow)        |
 | MLFLOW_TRACKING_URI           | unset                    |
 
@@ -48,6 +49,7 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("movie_rating_mlflow_tracking_uri", "mlflow_tracking_uri"),
     )
     registry_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    model_poll_seconds: float = Field(default=2.0, ge=0, le=3600)
 
     @field_validator("cors_origins")
     @classmethod

@@ -2,6 +2,7 @@
 
 import logging
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
@@ -71,6 +72,7 @@ class ServiceState:
     source: ModelSource = "local"  # fallback: mlflow was asked for, the local model served
     registry_version: str | None = None
     fallback_reason: str | None = None
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def load_model(self) -> None:
         """Load and verify the model; on failure the service stays up, but not ready.
@@ -84,7 +86,21 @@ class ServiceState:
             self.source = "fallback"
         self._load_local()
 
+    def _wait_for_model_files(self) -> None:
+        """While the artifact or its card is missing (a volume still mounting, `dvc pull` still
+        running), look again every `model_poll_seconds`; /ready says what it waits for."""
+        artifacts = self.settings.artifacts
+        while not (artifacts.artifact_path.is_file() and artifacts.card_path.is_file()):
+            self.not_ready_reason = (
+                f"waiting for {artifacts.artifact_path.name} and {artifacts.card_path.name} "
+                f"in {artifacts.models_dir}"
+            )
+            poll = self.settings.model_poll_seconds
+            if poll <= 0 or self.stopping.wait(poll):
+                return
+
     def _load_local(self) -> None:
+        self._wait_for_model_files()
         predictor = ProductionPredictor(self.settings.artifacts)
         try:
             predictor.load()
