@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 from typing import Final
 
+import numpy as np
 from pydantic import ValidationError
 
 from movie_rating.cli import run_cli
@@ -81,7 +82,7 @@ def predict_csv(predictor: ProductionPredictor, source: Path, out: Path) -> int:
         if number in errors:
             print(f"row {number} (line {line}): {errors[number]}", file=sys.stderr)
 
-    ratings = predictor.predict_many([movie for _, movie in movies]) if movies else []
+    ratings = predictor.predict_many([movie for _, movie in movies]) if movies else np.empty(0)
     rated = {number: f"{rating:.4f}" for (number, _), rating in zip(movies, ratings, strict=True)}
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8", newline="") as handle:

@@ -494,7 +494,9 @@ def compile_row_predictor(pipeline: Pipeline) -> RowPredictor | None:
         fast = _build(pipeline)
         probes = probe_rows(pipeline)
         expected = np.ravel(pipeline.predict(probes))
-        got = np.array([fast(row) for row in probes.to_dict("records")])
+        got = np.array(
+            [fast({str(k): v for k, v in row.items()}) for row in probes.to_dict("records")]
+        )
     except (NotCompilable, NotCanonical, AttributeError, KeyError, TypeError, ValueError) as err:
         logger.warning("no fast single-row path for this pipeline: %s", err)
         return None
