@@ -14,10 +14,16 @@ from pydantic import Field
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import Ridge
+from sklearn.model_selection import KFold
 from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import TargetEncoder
 
 from movie_rating.data.schema import INPUT_FEATURES, TARGET
-from movie_rating.features.stacking import OutOfFoldRegressor, ReleaseContextFeatures
+from movie_rating.features.stacking import (
+    OutOfFoldRegressor,
+    ReleaseContextFeatures,
+    TitlePrefixes,
+)
 from movie_rating.features.transformers import (
     CategoricalOneHotEncoder,
     ColumnSelector,
@@ -101,6 +107,7 @@ class StackedFeatureParams(StrictParams):
     title: TextRidgeParams
     oof_folds: int = Field(ge=2)
     oof_seed: int
+    title_prefix_words: list[int] = Field(default_factory=list)
     genre_min_count: int = Field(ge=1)
     language_min_count: int = Field(ge=1)
     year_bin_edges: list[int] = Field(min_length=1)
@@ -136,25 +143,37 @@ def _text_ridge(params: TextRidgeParams, folds: int, seed: int) -> OutOfFoldRegr
     )
 
 
-def build_stacked_features(params: StackedFeatureParams) -> Pipeline:
-    """Out-of-fold ridge predictions from a wide TF-IDF of each text field, the same genre,
-    language, period and numeric features as v1-v4, plus release weekday, genre count and a
-    number in the title, for a model stacked on top."""
-    encode = ColumnTransformer(
+def _title_prefix_encoder(params: StackedFeatureParams) -> Pipeline:
+    """Out-of-fold mean rating of films whose title starts with the same words (franchises).
+
+    scikit-learn's TargetEncoder cross-fits in `fit_transform`, like OutOfFoldRegressor."""
+    folds = KFold(n_splits=params.oof_folds, shuffle=True, random_state=params.oof_seed)
+    return Pipeline(
         [
-            (
-                "overview",
-                _text_ridge(params.overview, params.oof_folds, params.oof_seed),
-                "overview",
-            ),
-            ("title", _text_ridge(params.title, params.oof_folds, params.oof_seed), "title"),
-            ("context", ReleaseContextFeatures(), ["release_date", "genre", "title"]),
-            ("genres", GenreMultiLabelEncoder(min_count=params.genre_min_count), "genre"),
-            ("categorical", CategoricalOneHotEncoder(), list(CATEGORICAL_FEATURES)),
-            ("numeric", "passthrough", list(NUMERIC_FEATURES)),
-        ],
-        sparse_threshold=1.0,
+            ("prefixes", TitlePrefixes(word_counts=tuple(params.title_prefix_words))),
+            ("encode", TargetEncoder(target_type="continuous", cv=folds)),
+        ]
     )
+
+
+def build_stacked_features(params: StackedFeatureParams) -> Pipeline:
+    """Out-of-fold ridge predictions from a wide TF-IDF of each text field and an out-of-fold
+    target encoding of the title's first words, the same genre, language, period and numeric
+    features as v1-v4, plus release weekday, genre count and title and overview style, for a
+    model stacked on top."""
+    blocks: list[tuple[str, Any, Any]] = [
+        ("overview", _text_ridge(params.overview, params.oof_folds, params.oof_seed), "overview"),
+        ("title", _text_ridge(params.title, params.oof_folds, params.oof_seed), "title"),
+    ]
+    if params.title_prefix_words:
+        blocks.append(("title_prefix", _title_prefix_encoder(params), "title"))
+    blocks += [
+        ("context", ReleaseContextFeatures(), ["release_date", "genre", "title", "overview"]),
+        ("genres", GenreMultiLabelEncoder(min_count=params.genre_min_count), "genre"),
+        ("categorical", CategoricalOneHotEncoder(), list(CATEGORICAL_FEATURES)),
+        ("numeric", "passthrough", list(NUMERIC_FEATURES)),
+    ]
+    encode = ColumnTransformer(blocks, sparse_threshold=1.0)
     return Pipeline(
         [
             ("select", ColumnSelector(columns=INPUT_FEATURES)),

@@ -14,6 +14,8 @@ coefficient. That keeps a wide TF-IDF affordable (vectorizing costs ~10x the rid
 checked by the leakage test (a shuffled target gives a stacked CV R² of about 0).
 """
 
+import re
+from collections.abc import Sequence
 from typing import Any, Self
 
 import numpy as np
@@ -21,6 +23,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.model_selection import KFold, cross_val_predict
 from sklearn.utils.validation import check_is_fitted
+
+from movie_rating.features.transformers import single_column
 
 
 class OutOfFoldRegressor(TransformerMixin, BaseEstimator):
@@ -122,18 +126,26 @@ def _count_non_blank(parts: list[str]) -> int:
 
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+CONTEXT_FLAGS = ("n_genres", "title_has_number", "title_non_ascii", "title_has_colon")
+
+
+def is_non_ascii(text: str) -> float:
+    return 0.0 if text.isascii() else 1.0
 
 
 class ReleaseContextFeatures(TransformerMixin, BaseEstimator):
-    """Signals the v1-v4 features drop: release weekday, genre count, a number in the title.
+    """Signals the v1-v4 features drop: release weekday, genre count, the title's style and
+    the overview's sentence count.
 
     Out-of-fold residuals of the v4 context show them: Tuesday releases (often straight to
     video) rate lower and Wednesday releases (holiday openings) higher; titles with a digit
-    (sequels, "Part 2") lower; movies tagged with five or more genres lower. Stateless.
+    (sequels, "Part 2") lower; movies tagged with five or more genres lower. A title outside
+    ASCII (kept in its original script), a subtitle after a colon (franchise entries) and a
+    longer overview each carry signal too (5-fold CV RMSE -0.002 together). Stateless.
 
     Parameters
     ----------
-    date_column, genre_column, title_column : str
+    date_column, genre_column, title_column, overview_column : str
     separator : str
         Between genres in ``genre_column``.
     """
@@ -143,11 +155,13 @@ class ReleaseContextFeatures(TransformerMixin, BaseEstimator):
         date_column: str = "release_date",
         genre_column: str = "genre",
         title_column: str = "title",
+        overview_column: str = "overview",
         separator: str = ",",
     ) -> None:
         self.date_column = date_column
         self.genre_column = genre_column
         self.title_column = title_column
+        self.overview_column = overview_column
         self.separator = separator
 
     def __sklearn_is_fitted__(self) -> bool:
@@ -158,17 +172,79 @@ class ReleaseContextFeatures(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
-        """Weekday one-hot (all zeros for a missing date), genre count, 0/1 number in title."""
+        """Weekday one-hot (all zeros for a missing date), genre count, 0/1 title flags and
+        the overview's count of full stops."""
         dates = pd.to_datetime(X[self.date_column], errors="coerce", format="%Y-%m-%d")
         weekday = dates.dt.day_of_week.to_numpy()
         one_hot = (weekday[:, None] == np.arange(len(WEEKDAYS))[None, :]).astype(np.float64)
         genres = X[self.genre_column].fillna("").astype(str).str.split(self.separator)
         n_genres = genres.map(_count_non_blank)
-        has_number = X[self.title_column].fillna("").astype(str).str.contains(r"\d", regex=True)
+        title = X[self.title_column].fillna("").astype(str)
+        has_number = title.str.contains(r"\d", regex=True)
+        # Python's own str methods, not pandas' vectorised ones, so the serving fast path
+        # computes the same values with the same functions.
+        non_ascii = title.map(is_non_ascii)
+        has_colon = title.map(lambda text: 1.0 if ":" in text else 0.0)
+        sentences = X[self.overview_column].fillna("").astype(str).map(lambda t: t.count("."))
         return np.column_stack(
-            [one_hot, n_genres.to_numpy(dtype=np.float64), has_number.to_numpy(dtype=np.float64)]
+            [
+                one_hot,
+                n_genres.to_numpy(dtype=np.float64),
+                has_number.to_numpy(dtype=np.float64),
+                non_ascii.to_numpy(dtype=np.float64),
+                has_colon.to_numpy(dtype=np.float64),
+                sentences.to_numpy(dtype=np.float64),
+            ]
         )
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        names = [f"weekday_{day}" for day in WEEKDAYS] + ["n_genres", "title_has_number"]
+        names = [f"weekday_{day}" for day in WEEKDAYS] + [*CONTEXT_FLAGS, "overview_sentences"]
         return np.asarray(names, dtype=object)
+
+
+_TITLE_WORD = re.compile(r"(?u)\b\w\w+\b")
+
+
+def title_prefix(title: str, n_words: int) -> str:
+    """The first `n_words` words of a lower-cased title ("" for none): a franchise key."""
+    return " ".join(_TITLE_WORD.findall(title.lower())[:n_words])
+
+
+class TitlePrefixes(TransformerMixin, BaseEstimator):
+    """The first 1, 2, ... words of the title, one text column each, for a target encoder.
+
+    Franchise entries share them ("harry potter", "star wars", "barbie"), and their ratings
+    move together: an out-of-fold target encoding of the one- and two-word prefixes lowers
+    the 5-fold CV RMSE of the stacked model by ~0.004, more than the title's ridge finds.
+    Stateless.
+
+    Parameters
+    ----------
+    word_counts : sequence of int
+        One output column per count, ``title_first_<n>``.
+    """
+
+    def __init__(self, word_counts: Sequence[int] = (1, 2)) -> None:
+        self.word_counts = word_counts
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
+
+    def fit(self, X: Any, y: Any = None) -> Self:
+        if not self.word_counts or min(self.word_counts) < 1:
+            raise ValueError(f"word_counts must be positive, got {self.word_counts!r}")
+        self.n_features_in_ = 1
+        return self
+
+    def transform(self, X: Any) -> pd.DataFrame:
+        titles = single_column(X, type(self).__name__).fillna("").astype(str)
+        return pd.DataFrame(
+            {
+                f"title_first_{n}": [title_prefix(title, n) for title in titles]
+                for n in self.word_counts
+            },
+            dtype=object,
+        )
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        return np.asarray([f"title_first_{n}" for n in self.word_counts], dtype=object)

@@ -33,7 +33,7 @@ def _set_input_features(estimator: BaseEstimator, frame: pd.DataFrame) -> None:
     estimator.n_features_in_ = frame.shape[1]
 
 
-def _single_column(X: Any, who: str) -> pd.Series:
+def single_column(X: Any, who: str) -> pd.Series:
     """The one text column of X (a Series, a 1-column frame or array); more columns is an error.
 
     Flattening a many-column array would silently return one output row per cell.
@@ -59,17 +59,47 @@ def _check_columns(frame: pd.DataFrame, required: Sequence[str], who: str) -> No
 
 
 class StableTfidfVectorizer(TfidfVectorizer):
-    """A TfidfVectorizer whose pickle is the same bytes in every process.
+    """A TfidfVectorizer whose fit is the same on every machine and pickles to the same bytes.
 
     TfidfVectorizer caches ``id(stop_words)`` (a memory address) after fitting, so two
     identical fits would pickle differently and the pipeline could not reproduce dvc.lock.
     The cache is left out of the pickle and rebuilt on the first transform after loading.
+
+    With ``max_features``, scikit-learn keeps the most frequent terms with numpy's default
+    (unstable) argsort, whose order among equally frequent terms depends on the CPU's SIMD
+    sort: two machines kept different title words. Here ties go to the alphabetically first.
     """
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
         state.pop("_stop_words_id", None)
         return state
+
+    def _limit_features(
+        self,
+        X: sp.csr_matrix,
+        vocabulary: dict[str, int],
+        high: float | None = None,
+        low: float | None = None,
+        limit: int | None = None,
+    ) -> Any:
+        pruned = super()._limit_features(X, vocabulary, high, low, None)
+        if limit is None:
+            return pruned
+        counts = pruned[0] if isinstance(pruned, tuple) else pruned
+        if counts.shape[1] <= limit:
+            return pruned
+        # Columns are in alphabetical order here, so a stable sort breaks ties alphabetically.
+        frequencies = np.asarray(counts.sum(axis=0)).ravel()
+        kept = np.sort(np.argsort(-frequencies, kind="stable")[:limit])
+        new_index = {int(old): new for new, old in enumerate(kept)}
+        for term, old in list(vocabulary.items()):
+            if int(old) in new_index:
+                vocabulary[term] = new_index[int(old)]
+            else:
+                del vocabulary[term]
+        limited = counts[:, kept]
+        return (limited, set()) if isinstance(pruned, tuple) else limited
 
 
 class ColumnSelector(TransformerMixin, BaseEstimator):
@@ -321,7 +351,7 @@ class GenreMultiLabelEncoder(TransformerMixin, BaseEstimator):
         self.min_count = min_count
 
     def _split(self, X: Any) -> list[list[str]]:
-        values = _single_column(X, type(self).__name__)
+        values = single_column(X, type(self).__name__)
         return [
             [g.strip() for g in str(text).split(self.separator) if g.strip()]
             for text in values.fillna("")
@@ -373,7 +403,7 @@ class LightweightTextEmbedder(TransformerMixin, BaseEstimator):
         self.sublinear_tf = sublinear_tf
 
     def _documents(self, X: Any) -> list[str]:
-        values = _single_column(X, type(self).__name__)
+        values = single_column(X, type(self).__name__)
         return values.fillna("").astype(str).tolist()
 
     def fit(self, X: Any, y: Any = None) -> Self:

@@ -31,10 +31,18 @@ from sklearn.ensemble import RandomForestRegressor
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import Ridge
 from sklearn.pipeline import FeatureUnion, Pipeline
-from sklearn.preprocessing import FunctionTransformer
+from sklearn.preprocessing import FunctionTransformer, TargetEncoder
 
 from movie_rating.data.schema import INPUT_FEATURES
-from movie_rating.features.stacking import WEEKDAYS, OutOfFoldRegressor, ReleaseContextFeatures
+from movie_rating.features.stacking import (
+    CONTEXT_FLAGS,
+    WEEKDAYS,
+    OutOfFoldRegressor,
+    ReleaseContextFeatures,
+    TitlePrefixes,
+    is_non_ascii,
+    title_prefix,
+)
 from movie_rating.features.transformers import (
     OTHER_LANGUAGE,
     CategoricalOneHotEncoder,
@@ -243,12 +251,14 @@ def _stacked_text_block(step: OutOfFoldRegressor, column: str) -> Block:
 
 
 def _release_context_block(step: ReleaseContextFeatures, columns: list[str]) -> Block:
-    """Weekday one-hot, genre count and 0/1 digit in the title, as `ReleaseContextFeatures`."""
-    if not {step.date_column, step.genre_column, step.title_column} <= set(columns):
+    """Weekday one-hot, genre count, title flags and overview full stops, as
+    `ReleaseContextFeatures` computes them (the flags with the same Python functions)."""
+    needed = {step.date_column, step.genre_column, step.title_column, step.overview_column}
+    if not needed <= set(columns):
         raise NotCompilable("release context columns")
     if len(step.separator) != 1:
         raise NotCompilable("release context separator")  # pandas reads a longer one as a regex
-    genre_count, has_number = len(WEEKDAYS), len(WEEKDAYS) + 1
+    flags = tuple(range(len(WEEKDAYS), len(WEEKDAYS) + len(CONTEXT_FLAGS) + 1))
 
     def run(row: Row) -> tuple[Sequence[int], Sequence[float]]:
         # A date pandas cannot parse gives no weekday; such rows take the pipeline.
@@ -257,8 +267,42 @@ def _release_context_block(step: ReleaseContextFeatures, columns: list[str]) -> 
         if _NON_ASCII_DIGIT.search(title):
             raise NotCanonical
         genres = sum(bool(part.strip()) for part in row[step.genre_column].split(step.separator))
-        number = 1.0 if _ASCII_DIGIT.search(title) else 0.0
-        return (weekday, genre_count, has_number), (1.0, float(genres), number)
+        values = (
+            float(genres),
+            1.0 if _ASCII_DIGIT.search(title) else 0.0,
+            is_non_ascii(title),
+            1.0 if ":" in title else 0.0,
+            float(row[step.overview_column].count(".")),
+        )
+        return (weekday, *flags), (1.0, *values)
+
+    return run
+
+
+def _title_prefix_block(step: Pipeline, column: str) -> Block:
+    """`TitlePrefixes` then scikit-learn's `TargetEncoder`: the fitted encoding of each prefix,
+    the training mean for a prefix never seen."""
+    if [type(s) for _, s in step.steps] != [TitlePrefixes, TargetEncoder]:
+        raise NotCompilable("title prefix block")
+    prefixes, encoder = step[0], step[1]
+    if encoder.target_type_ != "continuous" or not _default_output(encoder):
+        raise NotCompilable("target encoder settings")
+    counts = list(prefixes.word_counts)
+    lookups = [
+        dict(zip(categories.tolist(), encoding.tolist(), strict=True))
+        for categories, encoding in zip(encoder.categories_, encoder.encodings_, strict=True)
+    ]
+    if len(lookups) != len(counts):
+        raise NotCompilable("target encoder width")
+    fallback = float(encoder.target_mean_)
+    positions = tuple(range(len(counts)))
+
+    def run(row: Row) -> tuple[Sequence[int], Sequence[float]]:
+        title = row[column]
+        return positions, [
+            lookup.get(title_prefix(title, n), fallback)
+            for n, lookup in zip(counts, lookups, strict=True)
+        ]
 
     return run
 
@@ -324,7 +368,9 @@ def _block(transformer: Any, columns: Any) -> tuple[Block, int]:
     if isinstance(columns, str) and type(transformer) is OutOfFoldRegressor:
         return _stacked_text_block(transformer, columns), 1
     if type(transformer) is ReleaseContextFeatures and isinstance(columns, list):
-        return _release_context_block(transformer, columns), len(WEEKDAYS) + 2
+        return _release_context_block(transformer, columns), len(WEEKDAYS) + len(CONTEXT_FLAGS) + 1
+    if isinstance(columns, str) and type(transformer) is Pipeline:
+        return _title_prefix_block(transformer, columns), len(transformer[0].word_counts)
     if isinstance(columns, str) and type(transformer) is GenreMultiLabelEncoder:
         return _genre_block(transformer, columns), len(transformer.genres_)
     if type(transformer) is CategoricalOneHotEncoder and isinstance(columns, list):
@@ -456,6 +502,7 @@ def probe_rows(pipeline: Pipeline, n: int = 24) -> pd.DataFrame:
     unknown genres and languages, dates across the year bins and weekdays, empty texts."""
     steps = _flatten(pipeline)
     terms: list[str] = ["zzyzx", "the", "2"]
+    titles: list[str] = ["Ünïcode: Title", "X"]
     genres: list[str] = ["Unknown Genre"]
     languages: list[str] = ["en", "zz"]
     for step in steps:
@@ -465,6 +512,8 @@ def probe_rows(pipeline: Pipeline, n: int = 24) -> pd.DataFrame:
                     terms += sorted(vectorizer.vocabulary_)
                 if isinstance(transformer, GenreMultiLabelEncoder):
                     genres += list(transformer.genres_)
+                if isinstance(transformer, Pipeline) and isinstance(transformer[-1], TargetEncoder):
+                    titles += [str(c) for c in transformer[-1].categories_[-1][:n]]
         if isinstance(step, LanguageGrouper):
             languages += list(step.languages_)
     words = np.asarray(terms)  # once: choice() would copy a list of ~50k terms per call
@@ -472,12 +521,12 @@ def probe_rows(pipeline: Pipeline, n: int = 24) -> pd.DataFrame:
     rows = []
     for i in range(n):
         picked = rng.choice(genres, size=min(len(genres), i % 6), replace=False)
-        title = " ".join(rng.choice(words, size=1 + i % 5)) if i % 7 else "X"
+        title = " ".join(rng.choice(words, size=1 + i % 5)) if i % 7 else titles[i % len(titles)]
         rows.append(
             {
                 "release_date": f"{1900 + (i * 7) % 135}-{1 + i % 12:02d}-{1 + i % 28:02d}",
                 "title": f"{title} {i}" if i % 3 == 1 else title,
-                "overview": " ".join(rng.choice(words, size=(i * 3) % 30)),
+                "overview": " ".join(rng.choice(words, size=(i * 3) % 30)) + "." * (i % 3),
                 "genre": ", ".join(picked),
                 "original_language": str(languages[i % len(languages)]),
             }

@@ -30,6 +30,7 @@ from movie_rating.features.transformers import (
     LanguageGrouper,
     LightweightTextEmbedder,
     SelectiveStandardScaler,
+    StableTfidfVectorizer,
     YearBinning,
 )
 
@@ -334,3 +335,14 @@ def test_selective_scaler_leaves_other_columns_alone():
 def test_column_selector_reports_missing_columns():
     with pytest.raises(KeyError, match="overview"):
         ColumnSelector(columns=("title", "overview")).fit(pd.DataFrame({"title": ["a"]}))
+
+
+def test_max_features_ties_go_to_the_alphabetically_first_terms():
+    """scikit-learn breaks these ties with an unstable, CPU-dependent sort."""
+    docs = [" ".join(f"w{i:03d}" for i in range(j, j + 5)) for j in range(0, 300, 5)]
+    docs += ["zeta common", "alpha common"]  # "common" is the one term seen twice
+    kept = StableTfidfVectorizer(max_features=4).fit(docs).vocabulary_
+    assert sorted(kept) == ["alpha", "common", "w000", "w001"]
+    unlimited = StableTfidfVectorizer().fit(docs)
+    top = StableTfidfVectorizer(max_features=len(unlimited.vocabulary_)).fit(docs)
+    assert top.vocabulary_ == unlimited.vocabulary_

@@ -55,6 +55,7 @@ def v5_params() -> dict:
             "title": {**text, "char_ngram_range": [2, 4]},
             "oof_folds": 5,
             "oof_seed": 7,
+            "title_prefix_words": [1, 2],
             "genre_min_count": 1,
             "language_min_count": 5,
             "year_bin_edges": [1980, 2000, 2010],

@@ -14,7 +14,11 @@ from sklearn.model_selection import KFold, cross_val_predict, cross_validate
 
 from movie_rating.data.schema import TARGET
 from movie_rating.features.pipelines import PIPELINES, build_feature_pipeline
-from movie_rating.features.stacking import OutOfFoldRegressor, ReleaseContextFeatures
+from movie_rating.features.stacking import (
+    OutOfFoldRegressor,
+    ReleaseContextFeatures,
+    TitlePrefixes,
+)
 from movie_rating.models.families import build_model
 from movie_rating.models.training import full_pipeline
 from movie_rating.params import load_params
@@ -163,6 +167,7 @@ def test_feature_names_out(movies, v5_params):
     assert names[:2] == ["overview__ridge", "title__ridge"]
     assert "genres__genre_Drama" in names
     assert {"context__weekday_fri", "context__n_genres", "context__title_has_number"} <= set(names)
+    assert {"title_prefix__title_first_1", "title_prefix__title_first_2"} <= set(names)
     assert features.transform(movies).shape[1] == len(names)
 
 
@@ -209,7 +214,8 @@ def test_release_context_features():
         {
             "release_date": ["2024-01-03", None],  # a Wednesday; a missing date
             "genre": ["Drama, Comedy,", None],
-            "title": ["Part 2", "Alone"],
+            "title": ["Part 2: The Return", "Amélie"],
+            "overview": ["One. Two... Three", None],
         }
     )
     context = clone(ReleaseContextFeatures()).fit(frame)
@@ -218,3 +224,55 @@ def test_release_context_features():
     assert out.filter(like="weekday_").sum(axis=1).tolist() == [1.0, 0.0]
     assert out["n_genres"].tolist() == [2.0, 0.0]
     assert out["title_has_number"].tolist() == [1.0, 0.0]
+    assert out["title_non_ascii"].tolist() == [0.0, 1.0]
+    assert out["title_has_colon"].tolist() == [1.0, 0.0]
+    assert out["overview_sentences"].tolist() == [4.0, 0.0]
+
+
+# --- title prefixes, target-encoded out of fold --------------------------------------------
+
+
+def test_title_prefixes_are_the_first_words_lower_cased():
+    titles = pd.Series(["Star Wars: A New Hope", "STAR TREK", "a", "", None, "Amélie 2"])
+    prefixes = clone(TitlePrefixes(word_counts=(1, 2))).fit(titles)
+    out = prefixes.transform(titles)
+    assert list(out.columns) == list(prefixes.get_feature_names_out())
+    assert out["title_first_1"].tolist() == ["star", "star", "", "", "", "amélie"]
+    assert out["title_first_2"].tolist() == ["star wars", "star trek", "", "", "", "amélie"]
+    prefixes.set_params(word_counts=(3,))
+    assert prefixes.transform(titles.iloc[:1]).iloc[0, 0] == "star wars new"
+    with pytest.raises(ValueError, match="word_counts"):
+        TitlePrefixes(word_counts=(0,)).fit(titles)
+
+
+def test_title_prefix_encoding_is_out_of_fold(movies, v5_params):
+    """Every title unique: fitted in-sample, each prefix would encode its own rating."""
+    n = len(movies)
+    frame = movies.assign(title=[f"t{i} x{i}" for i in range(n)])
+    y = np.random.default_rng(0).normal(6.0, 1.0, n)
+    features = build_feature_pipeline("v5_stacked", v5_params)
+    block = dict((name, t) for name, t, _ in features[-1].transformers)["title_prefix"]
+    out_of_fold = clone(block).fit_transform(frame["title"], y)
+    in_sample = clone(block).fit(frame["title"], y).transform(frame["title"])
+    assert abs(np.corrcoef(out_of_fold[:, 1], y)[0, 1]) < 0.2
+    assert np.corrcoef(in_sample[:, 1], y)[0, 1] > 0.5
+
+
+def test_title_prefix_encoding_finds_a_franchise(movies, v5_params):
+    frame = movies.copy()
+    saga = np.arange(len(frame)) % 10 == 0
+    frame.loc[saga, "title"] = [f"Saga Chronicles {i}" for i in range(saga.sum())]
+    y = np.where(saga, 8.5, 6.0) + np.random.default_rng(1).normal(0, 0.3, len(frame))
+    features = build_feature_pipeline("v5_stacked", v5_params)
+    block = dict((name, t) for name, t, _ in features[-1].transformers)["title_prefix"]
+    encoded = block.fit_transform(frame["title"], y)
+    assert encoded[saga, 1].min() > encoded[~saga, 1].max()
+    new = block.transform(pd.Series(["Saga Chronicles 99", "Unheard Of"]))
+    assert new[0, 1] > 8.0
+    assert new[1, 1] == pytest.approx(y.mean())
+
+
+def test_title_prefix_block_is_optional(v5_params):
+    params = {"v5_stacked": {**v5_params["v5_stacked"], "title_prefix_words": []}}
+    names = build_feature_pipeline("v5_stacked", params)[-1].transformers
+    assert "title_prefix" not in [name for name, _, _ in names]
