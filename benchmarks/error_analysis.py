@@ -1,11 +1,13 @@
-"""Error analysis of one grid cell (default: the stacked v5 cell) -> reports/error_analysis.md.
+"""Error analysis of one grid cell (default: the winner, as exported) -> reports/error_analysis.md.
 
 Out-of-fold predictions on train come from the same 5-fold split the train stage scores with;
 test predictions from one fit on all of train. Not a DVC stage: it refits the cell (~1-2 min).
-Usage: `uv run python benchmarks/error_analysis.py [--pipeline v5_stacked --family lightgbm]`
+Usage: `uv run python benchmarks/error_analysis.py [--pipeline v5_stacked --family lightgbm]`;
+without them, the pipeline, family and (tuned) hyper-parameters of `reports/winner.json`.
 """
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -34,12 +36,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--source", type=Path, default=Path("../shared/data/movies.csv"))
-    parser.add_argument("--pipeline", default="v5_stacked")
-    parser.add_argument("--family", default="lightgbm")
+    parser.add_argument("--pipeline", help="default: the winner's")
+    parser.add_argument("--family", help="default: the winner's")
+    parser.add_argument("--winner", type=Path, default=Path("reports/winner.json"))
+    parser.add_argument(
+        "--winner-hyperparameters", type=Path, default=Path("reports/winner_hyperparameters.json")
+    )
     parser.add_argument("--out", type=Path, default=Path("reports/error_analysis.md"))
     args = parser.parse_args()
 
     params = load_params(args.params)
+    hyperparameters = None
+    from_winner = args.pipeline is None and args.family is None
+    if from_winner:
+        winner = json.loads(args.winner.read_text(encoding="utf-8"))
+        args.pipeline, args.family = winner["pipeline"], winner["family"]
+        hyperparameters = json.loads(args.winner_hyperparameters.read_text(encoding="utf-8"))
+    elif args.pipeline is None or args.family is None:
+        parser.error("give both --pipeline and --family, or neither (the winner)")
+    if hyperparameters is None:
+        hyperparameters = params["models"].get(args.family) or {}
     seed = parse_section(params, "base", BaseParams).seed
     folds = parse_section(params, "train", TrainParams).cv_folds
     cleaned = clean_movies(args.source, parse_section(params, "clean", CleanParams))
@@ -47,7 +63,7 @@ def main() -> None:
 
     def cell():
         features = build_feature_pipeline(args.pipeline, params["featurize"])
-        model = build_model(args.family, params["models"].get(args.family) or {}, seed)
+        model = build_model(args.family, hyperparameters, seed)
         return full_pipeline(features, model)
 
     y = train[TARGET].to_numpy()
@@ -65,8 +81,9 @@ def main() -> None:
     predicted_test = clip_ratings(fitted.predict(test))
 
     name = cell_name(args.pipeline, args.family)
+    source = "the winner, with its exported hyper-parameters" if from_winner else "params.yaml"
     intro = (
-        f"Cell `{name}`, written by `benchmarks/error_analysis.py`. "
+        f"Cell `{name}` ({source}), written by `benchmarks/error_analysis.py`. "
         f"{folds}-fold CV RMSE {np.mean(fold_rmse):.4f} ± {np.std(fold_rmse):.4f} "
         "on train. `rmse_of_mean` is the RMSE of always predicting the training mean on the "
         "same movies; `bias` is mean(actual - predicted); `share_of_squared_error` is the "
