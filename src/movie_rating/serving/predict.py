@@ -22,6 +22,7 @@ from movie_rating.data.ingest import sha256_of
 from movie_rating.data.schema import INPUT_FEATURES
 from movie_rating.errors import MovieRatingError
 from movie_rating.evaluation.metrics import clip_ratings
+from movie_rating.serving.batchpath import BatchPredictor, compile_batch_predictor
 from movie_rating.serving.fastpath import NotCanonical, RowPredictor, compile_row_predictor
 from movie_rating.serving.schemas import MovieInput
 
@@ -95,6 +96,10 @@ class ProductionPredictor:
     pipeline (see `fastpath`), proven equal to `pipeline.predict` on probe rows at load time;
     rows it does not handle, or pipelines it cannot compile, go through the pipeline itself.
     Either way it returns what `predict_many` returns for the same movie (tests: 1e-9).
+
+    `predict_many` is the throughput path: a column-at-a-time view of the pipeline (see
+    `batchpath`, ~3.5x faster on the test split), checked the same way at load time; without
+    one, or if it fails on a batch, the pipeline predicts.
     """
 
     def __init__(self, artifacts: ProdArtifacts) -> None:
@@ -102,6 +107,7 @@ class ProductionPredictor:
         self._pipeline: Pipeline | None = None
         self._card: dict[str, Any] | None = None
         self._fast: RowPredictor | None = None
+        self._batch: BatchPredictor | None = None
 
     @property
     def artifact_path(self) -> Path:
@@ -140,6 +146,7 @@ class ProductionPredictor:
             # Requests already run in parallel; threads inside one prediction only add latency.
             model.set_params(n_jobs=1)
         self._fast = compile_row_predictor(pipeline)
+        self._batch = compile_batch_predictor(pipeline)
         self._pipeline, self._card = pipeline, card
         logger.info(
             "model loaded",
@@ -148,6 +155,7 @@ class ProductionPredictor:
                 "sha256": sha,
                 "version": self.version,
                 "fast_path": self._fast is not None,
+                "batch_path": self._batch is not None,
             },
         )
         return self
@@ -160,11 +168,22 @@ class ProductionPredictor:
             raise MovieRatingError(f"input lacks column(s) {missing}")
         if frame.empty:
             return np.empty(0, dtype=np.float64)
+        if self._batch is not None:
+            try:
+                return clip_ratings(self._batch(frame))
+            except (AttributeError, KeyError, TypeError, ValueError) as error:
+                # An input the batch path was not written for: the pipeline predicts it, or
+                # raises the error the caller should see.
+                logger.warning("batch path failed, using the pipeline: %r", error)
         return clip_ratings(pipeline.predict(frame))
 
     @property
     def has_fast_path(self) -> bool:
         return self._fast is not None
+
+    @property
+    def has_batch_path(self) -> bool:
+        return self._batch is not None
 
     def predict_fast(self, movie: MovieInput) -> float | None:
         """The fast path's rating (~0.3 ms), or None when there is none or the row is unusual

@@ -1,0 +1,1049 @@
+"""A many-row fast path through the fitted production pipeline, for batch throughput.
+
+`pipeline.predict` on the test split spends ~70% of its time in scikit-learn's
+`CountVectorizer._count_vocab`: a Python loop that runs the regex tokenizer, builds every
+n-gram string and looks it up in the vocabulary dict, one document at a time. This module
+compiles a fitted pipeline into a column-at-a-time function over a whole DataFrame:
+
+* Frame-level steps and the small column blocks run as the pipeline runs them, on columns
+  instead of DataFrames: the same pandas calls and Python functions where they are cheap, an
+  exact equivalent where they are not (`str.split()` word counts from a per-code-point table
+  read off `str.split` itself; genre strings parsed once per distinct string).
+* TF-IDF counting is vectorised (`_WordCounter`): tokens are the maximal runs of `\\w`
+  characters, from a per-code-point table read off Python's own `re`; each token gets an exact
+  word id (`_WordTable`), n-grams exact keys over word ids, and the count matrix is the one
+  `_count_vocab` builds (same shape, dtype, sorted indices, counts). Everything after the
+  counts is scikit-learn's own code: the vectorizer's fitted `TfidfTransformer.transform`, the
+  FeatureUnion's `hstack`, the ridge's `predict`. The title-prefix target encoding reuses the
+  tokenizer: a prefix is the first tokens of the title.
+* LightGBM predicts the batch on a dense array with all cores: each row is scored by one
+  thread summing its trees in order, so the thread count never changes a prediction. Other
+  models get the ColumnTransformer's own `hstack` of the blocks.
+
+On the 1,946-row test split this is ~3.5x `pipeline.predict` for the exported 800-tree
+LightGBM (whose own `predict` is then ~60% of the time) and ~4x for a 400-tree one; see
+benchmarks/README.md.
+
+Exactness is guarded as in `fastpath`: only exact, known step types with known settings
+compile (`NotCompilable` otherwise); vectorizers with settings the tokenizer does not reproduce
+keep their own `transform`; and `compile_batch_predictor` checks the compiled function against
+`pipeline.predict` on probe rows and tricky rows (non-ASCII text, case mappings that change
+length, odd whitespace, long tokens, bad dates, unknown categories, missing values) and
+refuses it on any difference above 1e-9. Predictions are bit-identical in practice.
+"""
+
+import functools
+import itertools
+import logging
+import os
+import re
+import sys
+from collections.abc import Callable, Sequence
+from itertools import repeat
+from typing import Any, Final, NamedTuple, cast
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import sklearn
+from lightgbm import LGBMRegressor
+from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import TfidfTransformer
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import TargetEncoder
+from sklearn.utils import check_array
+
+from movie_rating.data.schema import INPUT_FEATURES
+from movie_rating.features.stacking import (
+    _TITLE_WORD,
+    WEEKDAYS,
+    OutOfFoldRegressor,
+    ReleaseContextFeatures,
+    TitlePrefixes,
+    _count_non_blank,
+    is_non_ascii,
+)
+from movie_rating.features.transformers import (
+    OTHER_LANGUAGE,
+    CategoricalOneHotEncoder,
+    ColumnSelector,
+    DataTypeFixer,
+    GenreMultiLabelEncoder,
+    LanguageGrouper,
+    LightweightTextEmbedder,
+    SelectiveStandardScaler,
+    YearBinning,
+)
+from movie_rating.serving.fastpath import (
+    _TFIDF_TYPES,
+    TOLERANCE,
+    NotCompilable,
+    _default_output,
+    _flatten,
+    _is_passthrough,
+    probe_rows,
+)
+
+logger = logging.getLogger(__name__)
+
+BatchPredictor = Callable[[pd.DataFrame], np.ndarray]
+# The columns between steps: text as pandas Series (as the pipeline holds them), numbers and
+# labels as numpy arrays.
+State = dict[str, Any]
+FrameStep = Callable[[State], State]
+# One block of the ColumnTransformer: the state -> what the block's transformer returns.
+Block = Callable[[State], Any]
+
+# What `astype(str)` turns text into (pandas 3: pyarrow-backed strings, NaN for missing).
+_TEXT_DTYPE: Final = pd.Series(["x"], dtype=object).astype(str).dtype
+# The state's key of the batch's text columns as Python strings (`_documents`).
+_DOCUMENTS: Final = "\x00documents"
+_DEFAULT_TOKEN_PATTERN: Final = r"(?u)\b\w\w+\b"
+_WORD_RUN = re.compile(r"(?u)\w+")
+_ASCII_UPPER = re.compile("[A-Z]")
+_MAX_NGRAM: Final = 4
+# Bytes of the exact key of a short token: its characters' alphabet positions, zero-padded.
+_KEY_BYTES: Final = 16
+_MIX: Final = np.uint64(0x9E3779B97F4A7C15)
+# Smallest batch LightGBM predicts with more than one thread: below, waking the threads
+# costs more than it saves (and far more when another process holds the other core).
+_THREADED_ROWS: Final = 256
+# Widest encoding handed to LightGBM as a dense array (1,946 rows x 1,024 columns: 16 MB).
+_DENSE_WIDTH: Final = 1024
+
+
+@functools.cache
+def _character_classes() -> tuple[np.ndarray, np.ndarray, bool]:
+    """Per code point: is it `\\w` for Python's `re` (Unicode), is it a separator for
+    `str.split()`; and whether `str.lower` never yields A-Z (so an ASCII text's `lower()` is
+    exactly A-Z -> a-z on its own, and A-Z can be folded into a-z after any other text was
+    lowered).
+
+    Read off `re`, `str.split` and `str.lower` themselves, over every code point at once
+    (~0.2 s, once per process), so token and word boundaries are by definition the ones
+    `CountVectorizer`'s regex and pandas' `str.split()` see, in whatever Unicode version this
+    Python has. (`str.lower` maps each character on its own, but for the final-sigma rule,
+    which yields a sigma.)
+    """
+    everything = "".join(map(chr, range(sys.maxunicode + 1)))
+    is_word = np.zeros(len(everything), dtype=bool)
+    for match in _WORD_RUN.finditer(everything):
+        is_word[match.start() : match.end()] = True
+    is_space = np.ones(len(everything), dtype=bool)
+    position = 0
+    for piece in everything.split():
+        start = everything.index(piece, position)
+        is_space[start : start + len(piece)] = False
+        position = start + len(piece)
+    is_word.flags.writeable = False
+    is_space.flags.writeable = False
+    return is_word, is_space, _ASCII_UPPER.search(everything.lower()) is None
+
+
+def _code_points(docs: list[str]) -> tuple[str, np.ndarray, np.ndarray]:
+    """The documents joined by "\\n" (a separator that is neither `\\w` nor `\\S`, so no token or
+    word spans two documents), that text as an array of code points, and where each document
+    starts in it.
+
+    Array positions are Python string indices: UTF-32 has one unit per code point, and
+    "surrogatepass" keeps a lone surrogate one unit too.
+    """
+    joined = "\n".join(docs)
+    points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    lengths = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
+    starts = np.zeros(len(docs), dtype=np.int64)
+    np.cumsum(lengths[:-1] + 1, out=starts[1:])
+    return joined, points, starts
+
+
+def _word_counts(text: pd.Series) -> np.ndarray:
+    """`text.str.split().str.len().astype("float64")` (as `DataTypeFixer`), ~10x faster.
+
+    pandas splits each string with Python's `str.split()`, whose words are the maximal runs
+    of characters that are not `str.isspace()`; a word starts at a non-space character that
+    is first in its document or follows a space.
+    """
+    docs = text.tolist()
+    if not docs:
+        return np.zeros(0, dtype=np.float64)
+    _, points, starts = _code_points(docs)
+    _, is_space, _ = _character_classes()
+    space = np.ones(len(points) + 1, dtype=bool)  # a space before the text
+    np.take(is_space, points, out=space[1:])
+    first = np.flatnonzero(space[:-1] & ~space[1:])  # word starts, in text order
+    per_doc = np.diff(np.searchsorted(first, starts), append=len(first))
+    return per_doc.astype(np.float64)
+
+
+class _Tokens(NamedTuple):
+    """The tokens of a batch of documents, in document order."""
+
+    text: str  # the (lower-cased) documents joined by "\n"
+    letters: np.ndarray  # per character of `text`: its letter in a word table, then padding
+    starts: np.ndarray  # where each token starts in `text`
+    lengths: np.ndarray
+    rows: np.ndarray  # each token's document
+    n_docs: int
+
+
+class _WordTable:
+    """Tokens of documents, and their exact ids in a fixed list of words.
+
+    Tokens are the matches of `(?u)\\b\\w\\w+\\b` (on documents lower-cased with `str.lower`
+    first, if `lowercase`, as the vectorizer does): a match of that pattern is exactly a
+    maximal run of two or more `\\w` characters, since a match can only start where a run
+    starts (`\\b`) and `\\w\\w+` then takes the whole run. Lower-casing skips ASCII documents
+    (most): A-Z share the letters of a-z instead, which is what `str.lower` does to them.
+
+    Ids are exact, not hashed: every character has a letter, 0 for a non-`\\w` character, 1..
+    for the characters of the words, the largest value for any other `\\w` character. A short
+    token's key is its letters zero-padded to 16 bytes: injective (no letter inside a token is
+    0), and no word's key holds the largest letter. A 64-bit mix of the key finds the candidate
+    word, whose key is then compared in full. Tokens longer than a key are looked up by their
+    text in a dict.
+    """
+
+    def __init__(self, words: Sequence[str], lowercase: bool) -> None:
+        if len(set(words)) != len(words) or not all(_WORD_RUN.fullmatch(w) for w in words):
+            raise NotCompilable("word table")
+        is_word, _, lower_keeps_ascii_upper_out = _character_classes()
+        self.lowercase = lowercase
+        self.fold_ascii = lowercase and lower_keeps_ascii_upper_out
+        if self.fold_ascii:  # no lower-cased token holds A-Z: words with them never match
+            words = ["" if _ASCII_UPPER.search(word) else word for word in words]
+        alphabet = sorted({char for word in words for char in word})
+        self.letter_dtype = np.dtype("<u1" if len(alphabet) < 2**8 - 1 else "<u2")
+        if len(alphabet) >= 2**16 - 1:
+            raise NotCompilable("alphabet too large")
+        self.key_chars = _KEY_BYTES // self.letter_dtype.itemsize
+        stray = np.iinfo(self.letter_dtype).max
+        self.letter = np.where(is_word, stray, 0).astype(self.letter_dtype)
+        self.letter[[ord(char) for char in alphabet]] = np.arange(1, len(alphabet) + 1)
+        if self.fold_ascii:
+            self.letter[ord("A") : ord("Z") + 1] = self.letter[ord("a") : ord("z") + 1]
+        self.letter.flags.writeable = False
+        # masks keeping the first `length` letters of a key's low and high 8 bytes
+        kept_bits = 8 * self.letter_dtype.itemsize * np.arange(self.key_chars + 1)
+        self.low_mask = _ones(np.minimum(kept_bits, 64))
+        self.high_mask = _ones(np.clip(kept_bits - 64, 0, 64))
+
+        short = [(i, word) for i, word in enumerate(words) if 0 < len(word) <= self.key_chars]
+        self.long_words = {word: i for i, word in enumerate(words) if len(word) > self.key_chars}
+        spelled = self._scan([word for _, word in short])
+        if len(spelled.starts) != len(short):
+            raise NotCompilable("a word is not one token")
+        low, high = self._keys(spelled)
+        ids = np.array([i for i, _ in short], dtype=np.int64)
+        narrow = spelled.lengths * self.letter_dtype.itemsize <= 8
+        self.narrow = (_ExactIndex(low[narrow]), ids[narrow])
+        self.wide = (_ExactIndex(low[~narrow], high[~narrow]), ids[~narrow])
+
+    def tokenize(self, docs: list[str]) -> _Tokens:
+        if self.fold_ascii:
+            docs = [doc if doc.isascii() else doc.lower() for doc in docs]
+        elif self.lowercase:
+            docs = [doc.lower() for doc in docs]
+        return self._scan(docs)
+
+    def _scan(self, docs: list[str]) -> _Tokens:
+        text, points, doc_starts = _code_points(docs)
+        letters = np.zeros(len(points) + 2 * self.key_chars, dtype=self.letter_dtype)
+        np.take(self.letter, points, out=letters[1 : len(points) + 1])
+        # letters[0] and the padding are 0: every run of word characters has two edges
+        word = letters != 0
+        bounds = np.flatnonzero(word[1:] != word[:-1])
+        starts, lengths = bounds[0::2], bounds[1::2] - bounds[0::2]
+        keep = lengths >= 2
+        starts, lengths = starts[keep], lengths[keep]
+        # tokens are in text order: document d holds tokens first[d] to first[d + 1] - 1
+        first = np.searchsorted(starts, doc_starts)
+        per_doc = np.diff(first, append=len(starts))
+        rows = np.repeat(np.arange(len(docs), dtype=np.int64), per_doc)
+        return _Tokens(text, letters[1:], starts, lengths, rows, len(docs))
+
+    def _keys(self, tokens: _Tokens) -> tuple[np.ndarray, np.ndarray]:
+        """(low, high) 8-byte halves of each token's key (meaningful for short tokens)."""
+        size = self.letter_dtype.itemsize
+        raw = tokens.letters.view(np.uint8)
+        # every 8 bytes from every byte offset, as little-endian integers (a view)
+        windows = np.ndarray((len(raw) - 7,), dtype="<u8", buffer=raw, strides=(1,))
+        offsets = tokens.starts * size
+        lengths = np.minimum(tokens.lengths, self.key_chars)
+        low = windows[offsets] & self.low_mask[lengths]
+        high = np.zeros(len(offsets), dtype=np.uint64)
+        wide = np.flatnonzero(lengths * size > 8)
+        high[wide] = windows[offsets[wide] + 8] & self.high_mask[lengths[wide]]
+        return low, high
+
+    def ids(self, tokens: _Tokens) -> np.ndarray:
+        """Each token's position in `words`, -1 for a token that is none of them."""
+        ids = np.full(len(tokens.starts), -1, dtype=np.int64)
+        low, high = self._keys(tokens)
+        size = tokens.lengths * self.letter_dtype.itemsize
+        narrow = np.flatnonzero(size <= 8)
+        found = self.narrow[0].lookup(low[narrow])
+        hit = found >= 0
+        ids[narrow[hit]] = self.narrow[1][found[hit]]
+        wide = np.flatnonzero((size > 8) & (tokens.lengths <= self.key_chars))
+        found = self.wide[0].lookup(low[wide], high[wide])
+        hit = found >= 0
+        ids[wide[hit]] = self.wide[1][found[hit]]
+        if self.long_words:
+            text, starts, lengths = tokens.text, tokens.starts, tokens.lengths
+            for token in np.flatnonzero(lengths > self.key_chars).tolist():
+                start = int(starts[token])
+                piece = text[start : start + int(lengths[token])]
+                if self.fold_ascii and piece.isascii():  # from a document left as it was
+                    piece = piece.lower()
+                ids[token] = self.long_words.get(piece, -1)
+        return ids
+
+
+def _ones(bits: np.ndarray) -> np.ndarray:
+    """uint64 values with the lowest `bits` bits set (0 <= bits <= 64)."""
+    shift = np.minimum(bits, 63).astype(np.uint64)
+    ones = (np.uint64(1) << shift) - np.uint64(1)
+    return np.where(bits >= 64, np.uint64(2**64 - 1), ones).astype(np.uint64)
+
+
+def _gram_keys(ids: np.ndarray, rows: np.ndarray, n: int, base: int) -> tuple[np.ndarray, ...]:
+    """Keys (word ids in base `base`) of the n-grams of consecutive known tokens of one
+    document, and the index of each n-gram's first token."""
+    count = len(ids) - n + 1
+    if count <= 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    valid = rows[:count] == rows[n - 1 :]
+    keys = np.zeros(count, dtype=np.int64)
+    for offset in range(n):
+        part = ids[offset : offset + count]
+        valid &= part >= 0
+        keys = keys * base + part
+    where = np.flatnonzero(valid)
+    return keys[where], where
+
+
+def _ngram_key(ids: Sequence[int], base: int) -> int:
+    key = 0
+    for word in ids:
+        key = key * base + word
+    return key
+
+
+class _WordCounter:
+    """`CountVectorizer._count_vocab(docs, fixed_vocab=True)` for a word-analyzer vectorizer
+    with the default token pattern, as whole-array operations.
+
+    The analyzer, per document: `str.lower`, the `(?u)\\b\\w\\w+\\b` tokens
+    (`_WordTable.tokenize`), stop words dropped, then the n-grams for n in `ngram_range` joined
+    by " ". Every vocabulary term is n such tokens joined by " ", so each is a key over word ids
+    (`_WordTable`, with the stop words among the words), looked up among the vocabulary's
+    keys.
+    """
+
+    def __init__(self, vectorizer: Any) -> None:
+        self._check_settings(vectorizer)
+        self.lowercase = bool(vectorizer.lowercase)
+        self.binary = bool(vectorizer.binary)
+        self.dtype = vectorizer.dtype
+        self.min_n = int(vectorizer.ngram_range[0])
+        vocabulary: dict[str, int] = vectorizer.vocabulary_
+        self.width = len(vocabulary)
+        stop = vectorizer.get_stop_words()
+        stop_words = frozenset(stop) if stop is not None else frozenset()
+        self.has_stop_words = stop is not None
+
+        terms = [(term.split(" "), column) for term, column in vocabulary.items()]
+        max_n = int(vectorizer.ngram_range[1])
+        for parts, _ in terms:
+            if not self.min_n <= len(parts) <= max_n or not all(map(_is_token, parts)):
+                raise NotCompilable(f"vocabulary term {' '.join(parts)!r}")
+        words = sorted(
+            {part for parts, _ in terms for part in parts}
+            | {word for word in stop_words if _is_token(word)}
+        )
+        self.table = _WordTable(words, self.lowercase)
+        self.base = max(len(words), 1)
+        if self.base**max_n >= 2**62:
+            raise NotCompilable("vocabulary too large for integer n-gram keys")
+        word_id = {word: i for i, word in enumerate(words)}
+        self.is_stop = np.array([word in stop_words for word in words], dtype=bool)
+
+        self.unigram_column = np.full(len(words), -1, dtype=np.int64)
+        grams: dict[int, tuple[list[int], list[int]]] = {}
+        for parts, column in terms:
+            ids = [word_id[part] for part in parts]
+            if len(ids) == 1:
+                self.unigram_column[ids[0]] = column
+            else:
+                keys, columns = grams.setdefault(len(ids), ([], []))
+                keys.append(_ngram_key(ids, self.base))
+                columns.append(column)
+        self.gram_index = {
+            n: (_ExactIndex(np.array(keys, dtype=np.uint64)), np.array(columns, dtype=np.int64))
+            for n, (keys, columns) in sorted(grams.items())
+        }
+
+    @staticmethod
+    def _check_settings(vectorizer: Any) -> None:
+        if type(vectorizer) not in _TFIDF_TYPES or not _default_output(vectorizer):
+            raise NotCompilable(f"text vectorizer {type(vectorizer).__name__}")
+        if (
+            vectorizer.input != "content"
+            or vectorizer.analyzer != "word"
+            or vectorizer.preprocessor is not None
+            or vectorizer.tokenizer is not None
+            or vectorizer.strip_accents is not None
+            or vectorizer.token_pattern != _DEFAULT_TOKEN_PATTERN
+            or not 1 <= vectorizer.ngram_range[0] <= vectorizer.ngram_range[1] <= _MAX_NGRAM
+        ):
+            raise NotCompilable("text vectorizer settings")
+        if type(getattr(vectorizer, "_tfidf", None)) is not TfidfTransformer:
+            raise NotCompilable("text vectorizer without a fitted TfidfTransformer")
+
+    def __call__(self, docs: list[str]) -> sp.csr_array:
+        """The count matrix `_count_vocab` returns for `docs` (`binary` applied as `transform`
+        applies it)."""
+        tokens = self.table.tokenize(docs)
+        ids, rows = self.table.ids(tokens), tokens.rows
+        if self.has_stop_words:
+            kept = ids < 0
+            kept[~kept] = ~self.is_stop[ids[~kept]]
+            ids, rows = ids[kept], rows[kept]
+        found_rows, found_columns = [], []
+        if self.min_n == 1:
+            known = np.flatnonzero(ids >= 0)
+            columns = self.unigram_column[ids[known]]
+            hit = columns >= 0
+            found_rows.append(rows[known[hit]])
+            found_columns.append(columns[hit])
+        for n, (index, gram_columns) in self.gram_index.items():
+            keys, first = _gram_keys(ids, rows, n, self.base)
+            position = index.lookup(keys)
+            hit = position >= 0
+            found_rows.append(rows[first[hit]])
+            found_columns.append(gram_columns[position[hit]])
+        return self._matrix(found_rows, found_columns, len(docs))
+
+    def _matrix(
+        self, found_rows: list[np.ndarray], found_columns: list[np.ndarray], n_docs: int
+    ) -> sp.csr_array:
+        """CSR of counts per (document, column), columns sorted within each row, as
+        `_count_vocab` builds it: int32 indices, `dtype` values, no explicit zeros."""
+        # row * width + column, in int32 where it fits (a faster sort)
+        small = n_docs * self.width < 2**31
+        cells = np.zeros(0, dtype=np.int32 if small else np.int64)
+        if found_rows:
+            cells = np.concatenate(found_rows).astype(cells.dtype) * cells.dtype.type(self.width)
+            cells += np.concatenate(found_columns).astype(cells.dtype)
+        cells.sort()
+        first = np.ones(len(cells), dtype=bool)
+        first[1:] = cells[1:] != cells[:-1]
+        where = np.flatnonzero(first)
+        counts = np.diff(np.append(where, len(cells)))
+        unique: np.ndarray = cells[where]
+        row: np.ndarray = unique // self.width
+        indptr = np.zeros(n_docs + 1, dtype=np.int64)
+        np.cumsum(np.bincount(row, minlength=n_docs), out=indptr[1:])
+        index_dtype = np.int32 if indptr[-1] <= np.iinfo(np.int32).max else np.int64
+        matrix = sp.csr_array(
+            (counts, (unique - row * self.width).astype(index_dtype), indptr.astype(index_dtype)),
+            shape=(n_docs, self.width),
+            dtype=self.dtype,
+        )
+        if self.binary:
+            matrix.data.fill(1)
+        return matrix
+
+
+def _is_token(part: str) -> bool:
+    return len(part) >= 2 and _WORD_RUN.fullmatch(part) is not None
+
+
+class _ExactIndex:
+    """The position of each query key among fixed distinct keys, -1 where absent.
+
+    A key is one or two 64-bit words. One word is looked up as it is in pandas' int64 hash
+    table (exact). Two words are looked up by a 64-bit mix of them, and the candidate's words
+    are then compared with the query's, so a collision can cost a miss check, never a wrong
+    answer (and mixes are checked distinct when the index is built).
+    """
+
+    def __init__(self, *keys: np.ndarray) -> None:
+        self.keys = [np.asarray(key).astype(np.uint64) for key in keys]
+        self.index = pd.Index(_mix(self.keys).view(np.int64))
+        if not self.index.is_unique:
+            raise NotCompilable("colliding keys")
+
+    def lookup(self, *keys: np.ndarray) -> np.ndarray:
+        columns = [np.asarray(key).astype(np.uint64) for key in keys]
+        found = self.index.get_indexer(cast(Any, _mix(columns).view(np.int64)))
+        if len(columns) > 1:
+            hit = np.flatnonzero(found >= 0)
+            same = np.ones(len(hit), dtype=bool)
+            for stored, column in zip(self.keys, columns, strict=True):
+                same &= stored[found[hit]] == column[hit]
+            found[hit[~same]] = -1
+        return found
+
+
+def _mix(columns: Sequence[np.ndarray]) -> np.ndarray:
+    """One word as it is; more words folded into one with splitmix64's finalizer."""
+    if len(columns) == 1:
+        return columns[0]
+    mixed = columns[0].copy()
+    for column in columns[1:]:
+        mixed *= _MIX
+        mixed ^= column
+    mixed ^= mixed >> np.uint64(30)
+    mixed *= np.uint64(0xBF58476D1CE4E5B9)
+    mixed ^= mixed >> np.uint64(27)
+    mixed *= np.uint64(0x94D049BB133111EB)
+    mixed ^= mixed >> np.uint64(31)
+    return mixed
+
+
+def _tfidf(vectorizer: Any) -> Callable[[list[str]], Any]:
+    """`vectorizer.transform(docs)`: the vectorised counts through the vectorizer's own fitted
+    TfidfTransformer, or the vectorizer itself for settings `_WordCounter` does not know (a
+    TF-IDF vectorizer reads a list of documents as it reads the column)."""
+    if type(vectorizer) not in _TFIDF_TYPES:
+        raise NotCompilable(f"text encoder {type(vectorizer).__name__}")
+    try:
+        count = _WordCounter(vectorizer)
+    except NotCompilable as reason:
+        logger.info("batch path keeps %s.transform: %s", type(vectorizer).__name__, reason)
+        return vectorizer.transform  # type: ignore[no-any-return]
+    weigh = vectorizer._tfidf.transform
+    return lambda docs: weigh(count(docs), copy=False)
+
+
+def _documents(state: State, column: str, fill: bool = True) -> list[str]:
+    """The column as Python strings (`fillna("").astype(str)` first, as the transformers do,
+    unless not `fill`), converted once per batch: several blocks read the same text."""
+    cache: dict[tuple[str, bool], list[str]] = state.setdefault(_DOCUMENTS, {})
+    if (column, fill) not in cache:
+        values = _series(state[column])
+        if fill and _is_text(values):  # its own filled form: share the unfilled list
+            cache[column, True] = _documents(state, column, fill=False)
+        else:
+            cache[column, fill] = (_text(values) if fill else values).tolist()
+    return cache[column, fill]
+
+
+def _series(values: Any) -> pd.Series:
+    return values if isinstance(values, pd.Series) else pd.Series(values)
+
+
+def _is_text(values: pd.Series) -> bool:
+    """Whether `values.fillna("").astype(str)` is `values` itself: already pandas' default
+    string dtype (which `astype(str)` gives), and nothing missing (DataTypeFixer's output)."""
+    return values.dtype == _TEXT_DTYPE and not values.hasnans
+
+
+def _text(values: Any) -> pd.Series:
+    """`values.fillna("").astype(str)`, as the transformers write it, skipped where a no-op."""
+    values = _series(values)
+    return values if _is_text(values) else values.fillna("").astype(str)
+
+
+def _union(encoder: Any) -> Callable[[list[str]], Any]:
+    """`FeatureUnion.transform` of text vectorizers (or one vectorizer) on documents."""
+    if type(encoder) is not FeatureUnion:
+        return _tfidf(encoder)
+    if encoder.transformer_weights or not _default_output(encoder):
+        raise NotCompilable("feature union with weights or set_output")
+    parts = [_tfidf(part) for _, part in encoder.transformer_list if part not in ("drop", None)]
+    if not parts:
+        raise NotCompilable("empty feature union")
+
+    def run(docs: list[str]) -> Any:
+        blocks = [part(docs) for part in parts]
+        if any(sp.issparse(block) for block in blocks):
+            return sp.hstack(blocks).tocsr()
+        return np.hstack(blocks)
+
+    return run
+
+
+def _stacked_text_block(step: OutOfFoldRegressor, column: str) -> Block:
+    """`OutOfFoldRegressor.transform`: the full-fit regressor's own `predict` on the encoding."""
+    if step.encoder_ is None:
+        raise NotCompilable("stacked regressor without a text encoder")
+    encode, regressor = _union(step.encoder_), step.estimator_
+
+    def run(state: State) -> np.ndarray:
+        predicted = regressor.predict(encode(_documents(state, column, fill=False)))
+        return np.asarray(predicted, dtype=np.float64).reshape(-1, 1)
+
+    return run
+
+
+def _text_block(step: LightweightTextEmbedder, column: str) -> Block:
+    encode = _tfidf(step.vectorizer_)
+    return lambda state: encode(_documents(state, column))
+
+
+_CONTEXT_NAMES: Final = (
+    *(f"weekday_{day}" for day in WEEKDAYS),
+    "n_genres",
+    "title_has_number",
+    "title_non_ascii",
+    "title_has_colon",
+    "overview_sentences",
+)
+
+
+def _release_context_block(step: ReleaseContextFeatures, columns: list[str]) -> Block:
+    """`ReleaseContextFeatures.transform`: the same pandas calls and Python functions, the
+    genre count once per distinct genre string. Only the outputs listed in `_CONTEXT_NAMES`
+    compile: a new flag must be added here too."""
+    needed = {step.date_column, step.genre_column, step.title_column, step.overview_column}
+    if not needed <= set(columns):
+        raise NotCompilable("release context columns")
+    if tuple(step.get_feature_names_out()) != _CONTEXT_NAMES:
+        raise NotCompilable("release context outputs")
+
+    def run(state: State) -> np.ndarray:
+        dates = pd.to_datetime(_series(state[step.date_column]), errors="coerce", format="%Y-%m-%d")
+        weekday = dates.dt.day_of_week.to_numpy()
+        one_hot = (weekday[:, None] == np.arange(len(WEEKDAYS))[None, :]).astype(np.float64)
+        genres = _text(state[step.genre_column])
+        codes, distinct = pd.factorize(genres)
+        per_distinct = pd.Series(distinct).str.split(step.separator).map(_count_non_blank)
+        n_genres = per_distinct.to_numpy(dtype=np.float64)[codes]
+        title = _text(state[step.title_column])
+        has_number = title.str.contains(r"\d", regex=True).to_numpy(dtype=np.float64)
+        titles = _documents(state, step.title_column)
+        overviews = _documents(state, step.overview_column)
+        n = len(titles)
+        non_ascii = np.fromiter(map(is_non_ascii, titles), dtype=np.float64, count=n)
+        # `":" in text`, and `text.count(".")`, per row as the transformer's lambdas do
+        has_colon = np.fromiter(map(str.__contains__, titles, repeat(":")), dtype=bool, count=n)
+        sentences = np.fromiter(map(str.count, overviews, repeat(".")), dtype=np.int64, count=n)
+        return np.column_stack(
+            [
+                one_hot,
+                n_genres,
+                has_number,
+                non_ascii,
+                has_colon.astype(np.float64),
+                sentences.astype(np.float64),
+            ]
+        )
+
+    return run
+
+
+def _title_prefix_block(step: Pipeline, column: str) -> Block:
+    """`TitlePrefixes` then scikit-learn's `TargetEncoder.transform`: each prefix's fitted
+    encoding, the target mean for one never seen.
+
+    `title_prefix(title, n)` joins the first n `(?u)\\b\\w\\w+\\b` tokens of the lower-cased
+    title, so a category is k <= n tokens joined by " " ("" for none) and is found by its key
+    over word ids, as an n-gram is; a category of any other form is never produced, so never
+    matched.
+    """
+    if [type(s) for _, s in step.steps] != [TitlePrefixes, TargetEncoder]:
+        raise NotCompilable("title prefix block")
+    if not _default_output(step):
+        raise NotCompilable("title prefix block with set_output")
+    prefixes, encoder = step[0], step[1]
+    if _TITLE_WORD.pattern != _DEFAULT_TOKEN_PATTERN or _TITLE_WORD.flags != re.UNICODE:
+        raise NotCompilable("title prefix tokens")
+    if encoder.target_type_ != "continuous" or not all(map(_default_output, (prefixes, encoder))):
+        raise NotCompilable("target encoder settings")
+    counts = [int(n) for n in prefixes.word_counts]
+    if len(encoder.categories_) != len(counts) or len(encoder.encodings_) != len(counts):
+        raise NotCompilable("target encoder width")
+    if not all(isinstance(c, str) for cats in encoder.categories_ for c in cats):
+        raise NotCompilable("target encoder with non-text categories")
+    words = sorted(
+        {
+            part
+            for categories in encoder.categories_
+            for category in categories
+            for part in category.split(" ")
+            if _is_token(part)
+        }
+    )
+    table, base = _WordTable(words, lowercase=True), max(len(words), 1)
+    if base ** max(counts) >= 2**62:
+        raise NotCompilable("too many prefix words for integer keys")
+    word_id = {word: i for i, word in enumerate(words)}
+    mean = np.float64(encoder.target_mean_)
+    # per output: k -> (index of the keys of k-token categories, their encodings)
+    lookups: list[dict[int, tuple[_ExactIndex, np.ndarray]]] = []
+    for n, categories, encoding in zip(
+        counts, encoder.categories_, encoder.encodings_, strict=True
+    ):
+        by_length: dict[int, tuple[list[int], list[float]]] = {}
+        for category, value in zip(categories.tolist(), np.asarray(encoding).tolist(), strict=True):
+            parts = category.split(" ") if category else []
+            if len(parts) <= n and all(map(_is_token, parts)):
+                keys, values = by_length.setdefault(len(parts), ([], []))
+                keys.append(_ngram_key([word_id[part] for part in parts], base))
+                values.append(value)
+        lookups.append(
+            {
+                k: (
+                    _ExactIndex(np.array(keys, dtype=np.uint64)),
+                    np.array(values, dtype=np.float64),
+                )
+                for k, (keys, values) in by_length.items()
+            }
+        )
+
+    def run(state: State) -> np.ndarray:
+        tokens = table.tokenize(_documents(state, column))
+        ids = table.ids(tokens)
+        per_title = np.bincount(tokens.rows, minlength=tokens.n_docs)
+        first = np.zeros(tokens.n_docs, dtype=np.int64)
+        np.cumsum(per_title[:-1], out=first[1:])
+        out = np.empty((tokens.n_docs, len(counts)), dtype=np.float64)
+        for output, (n, lookup) in enumerate(zip(counts, lookups, strict=True)):
+            taken = np.minimum(per_title, n)
+            values = np.full(tokens.n_docs, mean)
+            for k, (index, encodings) in lookup.items():
+                titles_k = np.flatnonzero(taken == k)
+                keys = np.zeros(len(titles_k), dtype=np.int64)
+                known = np.ones(len(titles_k), dtype=bool)
+                for j in range(k):
+                    part = ids[first[titles_k] + j]
+                    known &= part >= 0
+                    keys = keys * base + part
+                position = index.lookup(keys)
+                hit = known & (position >= 0)
+                values[titles_k[hit]] = encodings[position[hit]]
+            out[:, output] = values
+        return out
+
+    return run
+
+
+def _genre_block(step: GenreMultiLabelEncoder, column: str) -> Block:
+    """`GenreMultiLabelEncoder.transform` (1.0 at each known genre; as a dense array, which
+    stacks to the same matrix), parsed once per distinct genre string."""
+    index = {genre: position for position, genre in enumerate(step.genres_)}
+    width = len(step.genres_)
+
+    def run(state: State) -> np.ndarray:
+        # `fillna("")` then `str(text)` in `_split`: the same strings as `_text`
+        codes, distinct = pd.factorize(_text(state[column]))
+        parsed = step._split(pd.Series(distinct, dtype=object))
+        known = [[index[g] for g in genres if g in index] for genres in parsed]
+        rows = np.zeros((len(parsed), width), dtype=np.float64)
+        lengths = np.fromiter(map(len, known), dtype=np.int64, count=len(known))
+        positions = np.fromiter(itertools.chain.from_iterable(known), dtype=np.int64)
+        rows[np.repeat(np.arange(len(known)), lengths), positions] = 1.0
+        return rows[codes]
+
+    return run
+
+
+def _one_hot_block(step: CategoricalOneHotEncoder, columns: list[str]) -> Block:
+    """`OneHotEncoder.transform` with handle_unknown="ignore": 1.0 at each known category."""
+    encoder = step.encoder_
+    if step.min_frequency is not None or encoder.drop is not None:
+        raise NotCompilable("one-hot encoder with infrequent categories or drop")
+    if encoder.handle_unknown != "ignore" or encoder.max_categories is not None:
+        raise NotCompilable("one-hot encoder settings")
+    if not _default_output(encoder) or np.dtype(encoder.dtype) != np.float64:
+        raise NotCompilable("one-hot encoder output")
+    if not all(isinstance(value, str) for cats in encoder.categories_ for value in cats):
+        raise NotCompilable("one-hot encoder with non-text categories")
+    lookups, offsets, width = [], [], 0
+    for categories in encoder.categories_:
+        lookups.append(pd.Index(np.asarray(categories, dtype=object)))
+        offsets.append(width)
+        width += len(categories)
+
+    def run(state: State) -> sp.csr_matrix:
+        found = np.column_stack(
+            [
+                lookup.get_indexer(np.asarray(state[column], dtype=object))
+                for column, lookup in zip(columns, lookups, strict=True)
+            ]
+        )
+        known = found >= 0
+        indices = (found + np.asarray(offsets))[known].astype(np.int32)
+        indptr = np.zeros(len(found) + 1, dtype=np.int64)
+        np.cumsum(known.sum(axis=1), out=indptr[1:])
+        data = np.ones(len(indices), dtype=np.float64)
+        return sp.csr_matrix((data, indices, indptr), shape=(len(found), width))
+
+    return run
+
+
+def _passthrough_block(columns: list[str]) -> Block:
+    return lambda state: np.column_stack(
+        [np.asarray(state[column], dtype=np.float64) for column in columns]
+    )
+
+
+def _block(transformer: Any, columns: Any) -> tuple[Block, int]:
+    if isinstance(columns, str) and type(transformer) is OutOfFoldRegressor:
+        return _stacked_text_block(transformer, columns), 1
+    if isinstance(columns, str) and type(transformer) is LightweightTextEmbedder:
+        return _text_block(transformer, columns), len(transformer.vectorizer_.vocabulary_)
+    if type(transformer) is ReleaseContextFeatures and isinstance(columns, list):
+        return _release_context_block(transformer, columns), len(_CONTEXT_NAMES)
+    if isinstance(columns, str) and type(transformer) is Pipeline:
+        return _title_prefix_block(transformer, columns), len(transformer[0].word_counts)
+    if isinstance(columns, str) and type(transformer) is GenreMultiLabelEncoder:
+        return _genre_block(transformer, columns), len(transformer.genres_)
+    if type(transformer) is CategoricalOneHotEncoder and isinstance(columns, list):
+        width = sum(len(c) for c in transformer.encoder_.categories_)
+        return _one_hot_block(transformer, columns), width
+    if _is_passthrough(transformer) and isinstance(columns, list):
+        return _passthrough_block(columns), len(columns)
+    raise NotCompilable(f"column block {type(transformer).__name__} on {columns!r}")
+
+
+def _encode(step: ColumnTransformer, dense: bool) -> Callable[[State], Any]:
+    """`ColumnTransformer.transform`: each block's output, stacked as `_hstack` stacks them,
+    or (`dense`) the same values written into one dense float64 array."""
+    if step.transformer_weights or not _default_output(step):
+        raise NotCompilable("column transformer with weights or set_output")
+    blocks: list[tuple[int, int, Block]] = []
+    width = 0
+    for _, transformer, columns in step.transformers_:
+        if (isinstance(transformer, str) and transformer == "drop") or (
+            isinstance(columns, list) and not columns
+        ):
+            continue
+        block, size = _block(transformer, columns)
+        blocks.append((width, width + size, block))
+        width += size
+    if width != len(step.get_feature_names_out()):
+        raise NotCompilable("column transformer width mismatch")
+    sparse_output = bool(step.sparse_output_)
+
+    def run(state: State) -> Any:
+        state = {**state, _DOCUMENTS: {}}
+        outputs = [block(state) for _, _, block in blocks]
+        if sparse_output:
+            converted = [
+                check_array(X, accept_sparse=True, ensure_all_finite=False) for X in outputs
+            ]
+            return sp.hstack(converted).tocsr()
+        return np.hstack([X.toarray() if sp.issparse(X) else X for X in outputs])
+
+    def run_dense(state: State) -> np.ndarray:
+        state = {**state, _DOCUMENTS: {}}
+        out: np.ndarray | None = None
+        for start, stop, block in blocks:
+            X = block(state)
+            if out is None:
+                out = np.zeros((X.shape[0], width), dtype=np.float64)
+            out[:, start:stop] = X.toarray() if sp.issparse(X) else X
+        if out is None:
+            raise NotCompilable("no column blocks")
+        return out
+
+    return run_dense if dense else run
+
+
+# --- frame-level steps, on columns ---------------------------------------------------------
+
+
+def _select(step: ColumnSelector) -> FrameStep:
+    columns = list(step.columns)
+    return lambda state: {column: state[column] for column in columns}
+
+
+def _fix_types(step: DataTypeFixer) -> FrameStep:
+    """`DataTypeFixer.transform`: the same pandas calls, word counts from `_word_counts`."""
+
+    def run(state: State) -> State:
+        dates = pd.to_datetime(_series(state[step.date_column]), errors="coerce", format="%Y-%m-%d")
+        out: State = {
+            "release_year": dates.dt.year.astype("float64").fillna(step.year_fill_).to_numpy(),
+            "release_month": dates.dt.month.astype("float64").fillna(step.month_fill_).to_numpy(),
+        }
+        for column in step.text_columns:
+            out[column] = _text(state[column]).str.strip()
+        for column in step.length_columns:
+            out[f"{column}_words"] = _word_counts(out[column])
+        return out
+
+    return run
+
+
+def _year_bins(step: YearBinning) -> FrameStep:
+    edges, labels = list(step.edges), np.asarray(step.labels_, dtype=object)
+
+    def run(state: State) -> State:
+        positions = np.digitize(np.asarray(state[step.column], dtype=float), edges)
+        return {**state, step.output_column: labels[positions]}
+
+    return run
+
+
+def _language(step: LanguageGrouper) -> FrameStep:
+    def run(state: State) -> State:
+        values = _series(state[step.column])
+        known = values.isin(step.languages_)
+        return {**state, step.column: values.where(known, OTHER_LANGUAGE)}
+
+    return run
+
+
+def _scale(step: SelectiveStandardScaler) -> FrameStep:
+    columns = list(step.scaled_columns_)
+    if not all(isinstance(column, str) for column in columns):
+        raise NotCompilable("SelectiveStandardScaler fitted on an array")
+
+    def run(state: State) -> State:
+        values = np.column_stack([np.asarray(state[c], dtype=float) for c in columns])
+        scaled = (values - step.mean_) / step.scale_
+        return {**state, **{c: scaled[:, i] for i, c in enumerate(columns)}}
+
+    return run
+
+
+_FRAME_STEPS: Final[dict[type, Callable[[Any], FrameStep]]] = {
+    ColumnSelector: _select,
+    DataTypeFixer: _fix_types,
+    YearBinning: _year_bins,
+    LanguageGrouper: _language,
+    SelectiveStandardScaler: _scale,
+}
+
+
+def _model_predict(model: Any) -> tuple[Callable[[Any], np.ndarray], bool]:
+    """The model's predictions for the encoded batch, and whether it takes a dense array.
+
+    LightGBM: the fitted booster with every core, as `LGBMRegressor.predict` calls it but for
+    `num_threads` (each row is scored by one thread, summing its trees in order, so the count
+    changes no prediction), on a dense array. LightGBM reads a dense zero and a CSR matrix's
+    missing entry alike (as 0.0, and values within 1e-35 of zero as zero either way), so the
+    dense rows give the CSR rows' predictions, without building the CSR matrix. Prediction-time
+    settings among the estimator's parameters would be passed by `predict` and not here: such
+    a model does not compile. Other models: their own `predict`, on what the ColumnTransformer
+    would give them (XGBoost reads a CSR matrix's missing entries as missing, not 0.0).
+    """
+    if type(model) is LGBMRegressor:
+        if any("pred" in name for name in model.get_params()):
+            raise NotCompilable("LightGBM prediction-time settings")
+        booster, cores = model.booster_, _cores()
+
+        def lightgbm(X: Any) -> np.ndarray:
+            threads = cores if X.shape[0] >= _THREADED_ROWS else 1
+            return np.asarray(booster.predict(X, num_threads=threads))
+
+        return lightgbm, True
+    return (lambda X: np.asarray(model.predict(X))), False
+
+
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _build(pipeline: Pipeline) -> BatchPredictor:
+    *transforms, model = _flatten(pipeline)
+    if not transforms or type(transforms[-1]) is not ColumnTransformer:
+        raise NotCompilable("the last feature step is not a ColumnTransformer")
+    if step_types := [type(s) for s in transforms[:-1] if type(s) not in _FRAME_STEPS]:
+        raise NotCompilable(f"unknown step types {step_types}")
+    if not all(_default_output(step) for step in transforms):
+        raise NotCompilable("a step has a set_output configuration")
+    frame_steps = [_FRAME_STEPS[type(s)](s) for s in transforms[:-1]]
+    predict, dense = _model_predict(model)
+    encoder = transforms[-1]
+    encode = _encode(encoder, dense and len(encoder.get_feature_names_out()) <= _DENSE_WIDTH)
+
+    def run(frame: pd.DataFrame) -> np.ndarray:
+        frame = frame.reset_index(drop=True)
+        state: State = {str(column): frame[column] for column in frame.columns}
+        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            for step in frame_steps:
+                state = step(state)
+            return np.ravel(predict(encode(state)))
+
+    return run
+
+
+def tricky_rows() -> pd.DataFrame:
+    """Rows that stress the text and date handling: non-ASCII letters and digits, case
+    mappings that change length or depend on context (İ, final sigma), every kind of
+    whitespace, tokens longer than a short key, empty and missing values, bad dates,
+    unknown genres and languages."""
+    texts = [
+        "",
+        "   ",
+        "Ünïcödé — 東京物語 été à Paris",
+        "İstanbul İİ ΟΔΥΣΣΕΥΣ ΣΣ Σ σς",
+        "tabs\tand\nnewlines\r\n and \x0bvertical\x0cfeed",
+        "odd\u00a0space\u2003em\u3000ideographic\u200bzero\u2028line\x1cfile\x85next",
+        "digits ٣ ² ① 2nd 3rd 10th 1917 foo_bar __ _x x_",
+        "Supercalifragilisticexpialidocious antidisestablishmentarianism",
+        "THE LOVE of WAR and the war of love, again & again... the end",
+        "ﬁnance Straße ǅ ﬀ ŉ",  # case mappings that expand or keep titlecase
+        "emoji 🎬🍿 movie 🎬 night",
+        "a b c d e f g h i j k l m n o p",
+    ]
+    dates = ["2020-02-30", "", "1500-01-01", "20200101", " 2021-03-04 ", "2019-7-4", "n/a"]
+    genres = [
+        " , Drama,,",
+        "Sci-Fi",
+        "",
+        "Drama, Comedy, Drama",
+        " Action ,\tThriller",
+        "\u00a0Drama",
+    ]
+    languages = ["zz", "EN", " en ", "", "fr", "xx"]
+    rows = []
+    for i, text in enumerate(texts):
+        rows.append(
+            {
+                "release_date": dates[i % len(dates)],
+                "title": texts[(i + 3) % len(texts)][:40],
+                "overview": text,
+                "genre": genres[i % len(genres)],
+                "original_language": languages[i % len(languages)],
+            }
+        )
+    return pd.DataFrame(rows, columns=list(INPUT_FEATURES)).astype(str)
+
+
+def _verification_rows(pipeline: Pipeline) -> pd.DataFrame:
+    probes = probe_rows(pipeline)
+    # Upper-cased and doubled vocabulary text: lower-casing and repeated terms (counts > 1).
+    shouted = probes.assign(
+        title=probes["title"].str.upper(),
+        overview=(probes["overview"] + " " + probes["overview"].str.title()),
+    )
+    return pd.concat([probes, shouted, tricky_rows()], ignore_index=True)
+
+
+def compile_batch_predictor(pipeline: Pipeline) -> BatchPredictor | None:
+    """A batch predictor equal to `pipeline.predict`, or None where none can be proven equal.
+
+    The returned function takes a DataFrame with (at least) the input columns and returns the
+    pipeline's predictions, unclipped. It may raise where the pipeline would. It is checked on
+    the verification rows as one batch, row by row in a batch big enough for LightGBM's
+    threads, one row alone, and with missing values.
+    """
+    try:
+        batch = _build(pipeline)
+        rows = _verification_rows(pipeline)
+        copies = -(-_THREADED_ROWS // len(rows))
+        big = pd.concat([rows] * copies, ignore_index=True)
+        missing = rows.head(3).astype(object)
+        missing.iloc[1] = None
+        checks = [rows, big, rows.iloc[[len(rows) - 1]], missing]
+        pairs = [(batch(frame), np.ravel(pipeline.predict(frame))) for frame in checks]
+    except (NotCompilable, AttributeError, KeyError, TypeError, ValueError) as err:
+        logger.warning("no batch path for this pipeline: %s", err)
+        return None
+    if any(got.shape != expected.shape for got, expected in pairs):
+        logger.warning("batch path returns the wrong shape; disabled")
+        return None
+    worst = max(float(np.max(np.abs(got - expected))) for got, expected in pairs)
+    if not worst <= TOLERANCE:  # also refuses NaN
+        logger.warning("batch path disagrees with the pipeline by %g; disabled", worst)
+        return None
+    return batch

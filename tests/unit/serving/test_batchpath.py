@@ -1,0 +1,206 @@
+"""The batch path must agree with the pipeline, or not exist."""
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from lightgbm import LGBMRegressor
+from serving_fixtures import fit_tiny_pipeline, varied_movies
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MaxAbsScaler
+from test_fastpath import fit_tiny_stacked, stacked_rows
+
+from movie_rating.data.schema import INPUT_FEATURES
+from movie_rating.features.transformers import StableTfidfVectorizer
+from movie_rating.serving import batchpath
+from movie_rating.serving.batchpath import (
+    _tfidf,
+    _word_counts,
+    _WordCounter,
+    compile_batch_predictor,
+    tricky_rows,
+)
+from movie_rating.serving.fastpath import probe_rows
+from movie_rating.serving.predict import ProductionPredictor
+
+# Characters that trip tokenizers: case mappings that change length or depend on context,
+# non-ASCII letters, digits and marks, underscores, and every kind of whitespace.
+ODD = [
+    "İ", "Σ", "ς", "ß", "ẞ", "é", "É", "ﬁ", "ǅ", "ŉ", "東", "京", "٣", "²", "①", "\u0301", "_",
+    "-", "'", ".", ":", "🎬", " ", "  ", "\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x85",
+    "\xa0", "\u2003", "\u200b", "\u2028", "\u3000",
+]  # fmt: skip
+
+
+def fuzz_texts(words: list[str], n: int = 300, seed: int = 0) -> list[str]:
+    """Random texts of vocabulary words (in three casings), odd characters and long runs."""
+    rng = np.random.default_rng(seed)
+    pieces = [*words, *(w.upper() for w in words), *(w.title() for w in words), *ODD]
+    pieces += ["Supercalifragilisticexpialidocious", "a" * 17, "x" * 40, "ab" * 9]
+    texts = []
+    for _ in range(n):
+        chosen = rng.choice(pieces, size=int(rng.integers(0, 40)))
+        glue = rng.choice([" ", "", "  ", "\n", "—", "é"], size=len(chosen))
+        texts.append("".join(f"{piece}{sep}" for piece, sep in zip(chosen, glue, strict=True)))
+    fixed = [
+        "",
+        " ",
+        "the the the",
+        "ΟΔΥΣΣΕΥΣ",
+        "İİİ istanbul",
+        "SUPERCALIFRAGILISTICEXPIALIDOCIOUS Love",
+    ]
+    return [*fixed, *texts]
+
+
+def documents() -> list[str]:
+    rows = [movie.as_row() for movie in varied_movies(80)]
+    return [row[column] for row in rows for column in ("title", "overview")]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"ngram_range": (1, 2), "sublinear_tf": True, "min_df": 1},
+        {"ngram_range": (1, 3), "stop_words": "english"},
+        {"ngram_range": (2, 3), "min_df": 1},
+        {"lowercase": False, "ngram_range": (1, 2)},
+        {"binary": True, "use_idf": False, "norm": None},
+        {"max_features": 25, "ngram_range": (1, 2)},
+    ],
+)
+def test_counts_equal_the_vectorizer_bit_for_bit(settings: dict[str, Any]):
+    fitted_on = documents()
+    vectorizer = StableTfidfVectorizer(**settings).fit(fitted_on + fuzz_texts([], 40, seed=3))
+    assert _WordCounter(vectorizer) is not None  # these settings are vectorised
+    docs = fitted_on + fuzz_texts(sorted(vectorizer.vocabulary_))
+    expected = vectorizer.transform(docs)
+    got = _tfidf(vectorizer)(docs)
+    assert got.shape == expected.shape
+    np.testing.assert_array_equal(got.indptr, expected.indptr)
+    np.testing.assert_array_equal(got.indices, expected.indices)
+    np.testing.assert_array_equal(got.data, expected.data)
+
+
+def test_unknown_vectorizer_settings_keep_the_vectorizers_transform():
+    vectorizer = StableTfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3)).fit(documents())
+    assert _tfidf(vectorizer) == vectorizer.transform
+
+
+def test_word_counts_equal_str_split():
+    texts = pd.Series(fuzz_texts(["love", "war", "x"]), dtype=str)
+    expected = texts.str.split().str.len().astype("float64").to_numpy()
+    np.testing.assert_array_equal(_word_counts(texts), expected)
+
+
+def tiny_rows(n: int = 200) -> pd.DataFrame:
+    """Varied movies, tricky rows, and the fuzzed texts as titles and overviews."""
+    rows = pd.DataFrame(stacked_rows(n))
+    fuzz = fuzz_texts(["love", "war", "space", "night", "detective", "2"], n=len(rows))
+    rows["overview"] = [
+        f"{a} {b}" for a, b in zip(rows["overview"], fuzz[: len(rows)], strict=True)
+    ]
+    rows["title"] = [f"{a}{b[:30]}" for a, b in zip(rows["title"], fuzz[::-1], strict=False)]
+    return pd.concat([rows, tricky_rows()], ignore_index=True)[list(INPUT_FEATURES)]
+
+
+def test_tiny_pipeline_batch_path_equals_pipeline_predict():
+    pipeline = fit_tiny_pipeline()
+    batch = compile_batch_predictor(pipeline)
+    assert batch is not None, "the v1 pipeline fell back to pipeline.predict"
+    rows = tiny_rows()
+    np.testing.assert_allclose(batch(rows), pipeline.predict(rows), rtol=0, atol=1e-9)
+
+
+@pytest.fixture(scope="module", params=["lightgbm", "xgboost"])
+def stacked(request: pytest.FixtureRequest, repo_params: dict[str, Any]) -> Pipeline:
+    return fit_tiny_stacked(repo_params["featurize"], request.param)
+
+
+def test_stacked_batch_path_equals_pipeline_predict(stacked: Pipeline):
+    batch = compile_batch_predictor(stacked)
+    assert batch is not None, "v5_stacked fell back to pipeline.predict"
+    rows = tiny_rows()
+    np.testing.assert_allclose(batch(rows), stacked.predict(rows), rtol=0, atol=1e-9)
+    # one row, a shuffled index with extra columns, missing values
+    np.testing.assert_allclose(batch(rows.iloc[[7]]), stacked.predict(rows.iloc[[7]]), atol=1e-9)
+    shuffled = rows.sample(frac=1.0, random_state=0).assign(extra=1)
+    np.testing.assert_allclose(batch(shuffled), stacked.predict(shuffled), rtol=0, atol=1e-9)
+    holes = rows.head(20).astype(object)
+    holes.iloc[::3, :] = None
+    holes.iloc[1::3, 2] = np.nan
+    np.testing.assert_allclose(batch(holes), stacked.predict(holes), rtol=0, atol=1e-9)
+
+
+def test_wide_encodings_reach_lightgbm_as_the_column_transformer_stacks_them(
+    repo_params: dict[str, Any], monkeypatch
+):
+    monkeypatch.setattr(batchpath, "_DENSE_WIDTH", 0)
+    pipeline = fit_tiny_stacked(repo_params["featurize"], "lightgbm")
+    batch = compile_batch_predictor(pipeline)
+    assert batch is not None
+    rows = tiny_rows(300)
+    np.testing.assert_allclose(batch(rows), pipeline.predict(rows), rtol=0, atol=1e-9)
+
+
+def test_stacked_char_ngrams_keep_their_vectorizer(repo_params: dict[str, Any]):
+    featurize = {**repo_params["featurize"]}
+    v5 = {**featurize["v5_stacked"]}
+    v5["title"] = {**v5["title"], "char_ngram_range": [2, 4]}
+    pipeline = fit_tiny_stacked({**featurize, "v5_stacked": v5}, "lightgbm")
+    batch = compile_batch_predictor(pipeline)
+    assert batch is not None
+    rows = tiny_rows(60)
+    np.testing.assert_allclose(batch(rows), pipeline.predict(rows), rtol=0, atol=1e-9)
+
+
+def test_unknown_steps_get_no_batch_path():
+    pipeline = fit_tiny_pipeline()
+    features, model = pipeline.steps
+    altered = Pipeline([features, ("scale", MaxAbsScaler()), model])
+    train = probe_rows(pipeline, n=30)
+    altered.fit(train, np.linspace(1, 9, len(train)))
+    assert compile_batch_predictor(altered) is None
+
+
+@pytest.mark.parametrize("change", ["lightgbm_prediction_setting", "one_hot_min_frequency"])
+def test_changed_settings_get_no_batch_path(repo_params: dict[str, Any], change: str):
+    pipeline = fit_tiny_stacked(repo_params["featurize"], "lightgbm")
+    if change == "lightgbm_prediction_setting":
+        pipeline.named_steps["model"].set_params(pred_early_stop=True)
+    else:
+        encode = pipeline.named_steps["features"].named_steps["encode"]
+        encode.named_transformers_["categorical"].min_frequency = 2
+    assert compile_batch_predictor(pipeline) is None
+
+
+def test_a_disagreeing_batch_path_is_refused(repo_params: dict[str, Any], monkeypatch):
+    pipeline = fit_tiny_stacked(repo_params["featurize"], "lightgbm")
+    # The batch path calls the booster; shift what the pipeline's model returns.
+    original = LGBMRegressor.predict
+    monkeypatch.setattr(LGBMRegressor, "predict", lambda self, X: original(self, X) + 1e-6)
+    assert compile_batch_predictor(pipeline) is None
+
+
+def test_predict_many_uses_the_batch_path(predictor: ProductionPredictor, monkeypatch):
+    assert predictor.has_batch_path
+    frame = tiny_rows(50)
+    expected = predictor.predict_many(frame)
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("predict_many ran the pipeline")
+
+    monkeypatch.setattr(predictor.pipeline, "predict", refuse)
+    np.testing.assert_array_equal(predictor.predict_many(frame), expected)
+
+
+def test_predict_many_falls_back_to_the_pipeline(predictor: ProductionPredictor, monkeypatch):
+    frame = tiny_rows(50)
+    expected = np.clip(predictor.pipeline.predict(frame), 0, 10)
+
+    def fail(frame: pd.DataFrame) -> np.ndarray:
+        raise ValueError("unexpected input")
+
+    monkeypatch.setattr(predictor, "_batch", fail)
+    np.testing.assert_allclose(predictor.predict_many(frame), expected, rtol=0, atol=1e-9)
