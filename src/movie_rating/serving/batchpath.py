@@ -81,6 +81,7 @@ from movie_rating.serving.fastpath import (
     _default_output,
     _flatten,
     _is_passthrough,
+    check_one_hot_encoder,
     probe_rows,
 )
 
@@ -742,11 +743,8 @@ def _genre_block(step: GenreMultiLabelEncoder, column: str) -> Block:
 
 def _one_hot_block(step: CategoricalOneHotEncoder, columns: list[str]) -> Block:
     """`OneHotEncoder.transform` with handle_unknown="ignore": 1.0 at each known category."""
+    check_one_hot_encoder(step)
     encoder = step.encoder_
-    if step.min_frequency is not None or encoder.drop is not None:
-        raise NotCompilable("one-hot encoder with infrequent categories or drop")
-    if encoder.handle_unknown != "ignore" or encoder.max_categories is not None:
-        raise NotCompilable("one-hot encoder settings")
     if not _default_output(encoder) or np.dtype(encoder.dtype) != np.float64:
         raise NotCompilable("one-hot encoder output")
     if not all(isinstance(value, str) for cats in encoder.categories_ for value in cats):

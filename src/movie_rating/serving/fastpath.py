@@ -318,12 +318,19 @@ def _genre_block(step: GenreMultiLabelEncoder, column: str) -> Block:
     return run
 
 
-def _one_hot_block(step: CategoricalOneHotEncoder, columns: list[str]) -> Block:
+def check_one_hot_encoder(step: CategoricalOneHotEncoder) -> None:
+    """Refuse encoders whose transform is more than 1.0 at each known category (both fast
+    paths reproduce only that)."""
     encoder = step.encoder_
     if step.min_frequency is not None or encoder.drop is not None:
         raise NotCompilable("one-hot encoder with infrequent categories or drop")
     if encoder.handle_unknown != "ignore" or encoder.max_categories is not None:
         raise NotCompilable("one-hot encoder settings")
+
+
+def _one_hot_block(step: CategoricalOneHotEncoder, columns: list[str]) -> Block:
+    check_one_hot_encoder(step)
+    encoder = step.encoder_
     lookups, offset = [], 0
     for categories in encoder.categories_:
         lookups.append((offset, {value: i for i, value in enumerate(categories.tolist())}))
