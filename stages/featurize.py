@@ -1,4 +1,4 @@
-"""Stage featurize: build one registered feature pipeline and describe it fitted on train."""
+"""Stage featurize: build one registered feature pipeline, fit it per CV fold and on train."""
 
 import argparse
 import json
@@ -8,8 +8,9 @@ import joblib
 
 from movie_rating.cli import run_cli
 from movie_rating.data.split import read_movies
+from movie_rating.features.folds import fold_matrices
 from movie_rating.features.pipelines import build_feature_pipeline, describe_features
-from movie_rating.params import load_params
+from movie_rating.params import BaseParams, TrainParams, load_params, parse_section
 
 
 def main() -> None:
@@ -17,16 +18,30 @@ def main() -> None:
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--pipeline", required=True, help="name in the feature pipeline registry")
     parser.add_argument("--train", type=Path, required=True)
+    parser.add_argument("--test", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True, help="unfitted pipeline (joblib)")
+    parser.add_argument(
+        "--matrices", type=Path, required=True, help="features of each CV fold and of test"
+    )
     parser.add_argument("--summary", type=Path, required=True, help="feature summary (JSON)")
+    parser.add_argument(
+        "--jobs", type=int, default=-1, help="worker processes for the folds (-1: all cores)"
+    )
     args = parser.parse_args()
 
-    pipeline = build_feature_pipeline(args.pipeline, load_params(args.params)["featurize"])
-    summary = describe_features(pipeline, read_movies(args.train))
+    params = load_params(args.params)
+    seed = parse_section(params, "base", BaseParams).seed
+    folds = parse_section(params, "train", TrainParams).cv_folds
+    pipeline = build_feature_pipeline(args.pipeline, params["featurize"])
+    matrices, fitted_on_train = fold_matrices(
+        pipeline, read_movies(args.train), read_movies(args.test), folds, seed, args.jobs
+    )
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     joblib.dump(pipeline, args.out)
+    joblib.dump(matrices, args.matrices)
     args.summary.parent.mkdir(parents=True, exist_ok=True)
+    summary = describe_features(fitted_on_train)
     args.summary.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
 
 

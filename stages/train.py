@@ -9,30 +9,29 @@ from dvclive import Live
 from movie_rating.cli import run_cli
 from movie_rating.data.split import read_movies, write_movies
 from movie_rating.models.families import build_model
-from movie_rating.models.training import full_pipeline, train_cell
-from movie_rating.params import BaseParams, TrainParams, load_params, parse_section
+from movie_rating.models.training import train_cell
+from movie_rating.params import BaseParams, load_params, parse_section
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    parser.add_argument("--features", type=Path, required=True, help="unfitted feature pipeline")
+    parser.add_argument(
+        "--matrices", type=Path, required=True, help="the pipeline's CV fold and test features"
+    )
     parser.add_argument("--family", required=True, help="name in the model family registry")
-    parser.add_argument("--train", type=Path, required=True)
     parser.add_argument("--test", type=Path, required=True)
     parser.add_argument("--metrics-dir", type=Path, required=True)
     parser.add_argument("--predictions", type=Path, required=True)
+    parser.add_argument(
+        "--jobs", type=int, default=-1, help="worker processes for the folds (-1: all cores)"
+    )
     args = parser.parse_args()
 
     params = load_params(args.params)
     seed = parse_section(params, "base", BaseParams).seed
-    train_params = parse_section(params, "train", TrainParams)
     model = build_model(args.family, params["models"].get(args.family) or {}, seed)
-    estimator = full_pipeline(joblib.load(args.features), model)
-
-    result = train_cell(
-        estimator, read_movies(args.train), read_movies(args.test), train_params.cv_folds, seed
-    )
+    result = train_cell(model, joblib.load(args.matrices), read_movies(args.test), args.jobs)
 
     with Live(dir=str(args.metrics_dir), save_dvc_exp=False, dvcyaml=False) as live:
         for name, value in result.metrics.items():

@@ -27,6 +27,9 @@ def main() -> None:
     parser.add_argument("--out-dir", type=Path, required=True, help="reports, one per tuned cell")
     parser.add_argument("--predictions-dir", type=Path, required=True)
     parser.add_argument("--tuned-metrics-dir", type=Path, required=True, help="dvclive, per cell")
+    parser.add_argument(
+        "--jobs", type=int, default=-1, help="worker processes for the folds (-1: all cores)"
+    )
     args = parser.parse_args()
 
     params = load_params(args.params)
@@ -45,12 +48,12 @@ def main() -> None:
             pipeline=pipeline,
             family=family,
             features=joblib.load(args.features_dir / f"{pipeline}.joblib"),
+            matrices=joblib.load(args.features_dir / f"{pipeline}.matrices.joblib"),
             base_hyperparameters=params["models"].get(family) or {},
             train=train,
             test=test,
             tune=tune,
             seed=seed,
-            cv_folds=train_params.cv_folds,
             study_config={
                 "tune": tune.model_dump(include={"method", "n_trials", "cv_folds", "seed"}),
                 "space": tune.model_dump()["spaces"].get(family),
@@ -58,6 +61,7 @@ def main() -> None:
                 "features": params["featurize"][pipeline],
                 "train_sha256": sha256_of(args.train),
             },
+            n_jobs=args.jobs,
         )
         report = tuned.report()
         args.out_dir.mkdir(parents=True, exist_ok=True)

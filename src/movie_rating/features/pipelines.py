@@ -9,16 +9,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
 from pydantic import Field
-from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import KFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import TargetEncoder
 
-from movie_rating.data.schema import INPUT_FEATURES, TARGET
+from movie_rating.data.schema import INPUT_FEATURES
 from movie_rating.features.stacking import (
     OutOfFoldRegressor,
     ReleaseContextFeatures,
@@ -213,10 +211,8 @@ def build_feature_pipeline(name: str, featurize_params: Mapping[str, Any]) -> Pi
     return kind.build(params)
 
 
-def describe_features(pipeline: Pipeline, train: pd.DataFrame) -> dict[str, Any]:
-    """Fit a copy on train and list what comes out: the reviewable shape of a pipeline version."""
-    # The target too: supervised blocks (v5's out-of-fold ridges) cannot be fitted without it.
-    fitted = clone(pipeline).fit(train, train[TARGET])
+def describe_features(fitted: Pipeline) -> dict[str, Any]:
+    """What a fitted pipeline puts out: the reviewable shape of a pipeline version."""
     names = [str(name) for name in fitted.get_feature_names_out()]
     blocks = Counter(name.split("__", 1)[0] for name in names)
     return {"n_features": len(names), "features_by_block": dict(blocks), "features": names}

@@ -5,12 +5,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import RegressorMixin
-from sklearn.model_selection import KFold, cross_validate
+from joblib import Parallel, delayed
+from sklearn.base import RegressorMixin, clone
+from sklearn.metrics import r2_score, root_mean_squared_error
 from sklearn.pipeline import Pipeline
 
 from movie_rating.data.schema import RECORD_ID, TARGET, VOTE_COUNT
 from movie_rating.evaluation.metrics import DIGITS, clip_ratings, regression_metrics
+from movie_rating.features.folds import Fold, FoldMatrices
 
 
 def cell_name(pipeline: str, family: str) -> str:
@@ -19,26 +21,38 @@ def cell_name(pipeline: str, family: str) -> str:
 
 
 def full_pipeline(features: Pipeline, model: RegressorMixin) -> Pipeline:
-    """Features and model in one estimator, so CV refits TF-IDF inside each fold."""
+    """Features and model in one estimator: what is exported and served."""
     return Pipeline([("features", features), ("model", model)])
 
 
-def cross_validated_rmse(
-    estimator: Pipeline, train: pd.DataFrame, folds: int, seed: int
-) -> dict[str, float]:
-    splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
-    scores = cross_validate(
-        estimator,
-        train,
-        train[TARGET].to_numpy(),
-        cv=splitter,
-        scoring=("neg_root_mean_squared_error", "r2"),
+def fit_predict(model: RegressorMixin, fold: Fold) -> np.ndarray:
+    """A fresh clone of `model` fitted on the fold's training part, predicting its held-out part."""
+    fitted = clone(model).fit(fold.X_train, fold.y_train)
+    return np.asarray(fitted.predict(fold.X_valid), dtype=np.float64)
+
+
+def fit_predict_all(
+    model: RegressorMixin, folds: list[Fold], n_jobs: int | None = None
+) -> list[np.ndarray]:
+    """`fit_predict` on every fold, in `n_jobs` worker processes (joblib's convention; None:
+    one after the other, here). Models are seeded and single-threaded, so the predictions do
+    not depend on `n_jobs`."""
+    # max_nbytes=None: private copies of the matrices, not read-only memory maps.
+    return Parallel(n_jobs=n_jobs, max_nbytes=None)(
+        delayed(fit_predict)(model, fold) for fold in folds
     )
-    rmse = -scores["test_neg_root_mean_squared_error"]
+
+
+def cv_metrics(folds: list[Fold], predicted: list[np.ndarray]) -> dict[str, float]:
+    """Mean and spread of the per-fold scores, as `cross_validate` reports them."""
+    rmse, r2 = [], []
+    for fold, fold_predicted in zip(folds, predicted, strict=True):
+        rmse.append(root_mean_squared_error(fold.y_valid, fold_predicted))
+        r2.append(r2_score(fold.y_valid, fold_predicted))
     return {
         "cv_rmse_mean": round(float(np.mean(rmse)), DIGITS),
         "cv_rmse_std": round(float(np.std(rmse)), DIGITS),
-        "cv_r2_mean": round(float(np.mean(scores["test_r2"])), DIGITS),
+        "cv_r2_mean": round(float(np.mean(r2)), DIGITS),
     }
 
 
@@ -49,15 +63,18 @@ class CellResult:
 
 
 def train_cell(
-    estimator: Pipeline, train: pd.DataFrame, test: pd.DataFrame, folds: int, seed: int
+    model: RegressorMixin, matrices: FoldMatrices, test: pd.DataFrame, n_jobs: int | None = None
 ) -> CellResult:
-    """CV RMSE on train, then one fit on all of train, scored on test for the report.
+    """CV RMSE on train's folds, then the fit on all of train, scored on test for the report.
 
+    The k fold fits and the final fit are independent jobs (see `fit_predict_all`).
     Test scores are reported for every cell but never used to choose between them.
     """
-    metrics: dict[str, Any] = cross_validated_rmse(estimator, train, folds, seed)
-    estimator.fit(train, train[TARGET].to_numpy())
-    predicted = clip_ratings(estimator.predict(test))
+    if not np.array_equal(matrices.final.y_valid, test[TARGET].to_numpy()):
+        raise ValueError("the feature matrices were built for another test split")
+    *held_out, on_test = fit_predict_all(model, [*matrices.cv, matrices.final], n_jobs)
+    metrics: dict[str, Any] = cv_metrics(matrices.cv, held_out)
+    predicted = clip_ratings(on_test)
     metrics.update(regression_metrics(test[TARGET], predicted, prefix="test_"))
     predictions = pd.DataFrame(
         {

@@ -9,44 +9,22 @@ fraction of the cost. Candidates are drawn by scikit-learn's ParameterSampler/Pa
 import hashlib
 import json
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import optuna
-import pandas as pd
 from scipy import stats
-from sklearn.base import clone
 from sklearn.metrics import root_mean_squared_error
-from sklearn.model_selection import KFold, ParameterGrid, ParameterSampler
-from sklearn.pipeline import Pipeline
+from sklearn.model_selection import ParameterGrid, ParameterSampler
 
-from movie_rating.data.schema import TARGET
+from movie_rating.features.folds import Fold
 from movie_rating.models.families import build_model
+from movie_rating.models.training import fit_predict_all
 from movie_rating.tuning.space import Choice, FloatRange, IntRange, SearchSpace, TuneParams
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Fold:
-    X_train: Any
-    y_train: np.ndarray
-    X_valid: Any
-    y_valid: np.ndarray
-
-
-def precompute_folds(features: Pipeline, train: pd.DataFrame, folds: int, seed: int) -> list[Fold]:
-    """Fit the feature pipeline on each fold's training part, exactly as Pipeline CV would."""
-    y = train[TARGET].to_numpy()
-    prepared = []
-    for train_rows, valid_rows in KFold(folds, shuffle=True, random_state=seed).split(train):
-        fitted = clone(features)
-        X_train = fitted.fit_transform(train.iloc[train_rows], y[train_rows])
-        X_valid = fitted.transform(train.iloc[valid_rows])
-        prepared.append(Fold(X_train, y[train_rows], X_valid, y[valid_rows]))
-    return prepared
 
 
 @dataclass(frozen=True)
@@ -57,15 +35,18 @@ class Objective:
     base: Mapping[str, Any]
     folds: list[Fold]
     seed: int
+    n_jobs: int | None = None  # folds fitted in parallel worker processes; same scores
 
-    def fold_rmse(self, candidate: Mapping[str, Any]) -> Iterator[float]:
+    def fold_rmse(self, candidate: Mapping[str, Any]) -> list[float]:
         model = build_model(self.family, {**self.base, **candidate}, self.seed)
-        for fold in self.folds:
-            fitted = clone(model).fit(fold.X_train, fold.y_train)
-            yield float(root_mean_squared_error(fold.y_valid, fitted.predict(fold.X_valid)))
+        predicted = fit_predict_all(model, self.folds, self.n_jobs)
+        return [
+            float(root_mean_squared_error(fold.y_valid, fold_predicted))
+            for fold, fold_predicted in zip(self.folds, predicted, strict=True)
+        ]
 
     def cv_rmse(self, candidate: Mapping[str, Any]) -> float:
-        return float(np.mean(list(self.fold_rmse(candidate))))
+        return float(np.mean(self.fold_rmse(candidate)))
 
 
 @dataclass(frozen=True)
@@ -138,7 +119,10 @@ def suggest(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
 
 
 def optuna_objective(objective: Objective, space: SearchSpace) -> Any:
-    """Trial -> CV RMSE; reports the running mean per fold so the median pruner can stop it."""
+    """Trial -> CV RMSE; reports the running mean per fold so the median pruner can stop it.
+
+    The folds are fitted together (in parallel) and reported one by one, so the pruner sees
+    and decides exactly what it would if they ran in sequence."""
 
     def run(trial: optuna.Trial) -> float:
         scores = []

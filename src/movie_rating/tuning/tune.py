@@ -12,14 +12,14 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from movie_rating.evaluation.comparison import rank_cells
+from movie_rating.features.folds import FoldMatrices, cv_folds
 from movie_rating.models.families import build_model
-from movie_rating.models.training import CellResult, full_pipeline, train_cell
+from movie_rating.models.training import CellResult, train_cell
 from movie_rating.tuning.search import (
     Objective,
     Trial,
     best_trial,
     create_study,
-    precompute_folds,
     search,
     study_name,
 )
@@ -80,18 +80,20 @@ def tune_cell(
     pipeline: str,
     family: str,
     features: Pipeline,
+    matrices: FoldMatrices,
     base_hyperparameters: Mapping[str, Any],
     train: pd.DataFrame,
     test: pd.DataFrame,
     tune: TuneParams,
     seed: int,
-    cv_folds: int,
     study_config: Mapping[str, Any],
+    n_jobs: int | None = None,
 ) -> TunedCell:
     """Search on folds seeded by `tune.seed`, then score the best candidate exactly like a
-    train cell (folds seeded by `seed`), so tuned and untuned rows compare on equal terms."""
-    folds = precompute_folds(features, train, tune.cv_folds, tune.seed)
-    objective = Objective(family, dict(base_hyperparameters), folds, seed)
+    train cell, on the same `matrices`, so tuned and untuned rows compare on equal terms.
+    Folds are fitted in `n_jobs` worker processes; the results do not depend on it."""
+    folds = cv_folds(features, train, tune.cv_folds, tune.seed, n_jobs)
+    objective = Objective(family, dict(base_hyperparameters), folds, seed, n_jobs)
     study: optuna.Study | None = None
     if tune.method == "optuna":
         name = study_name(family, pipeline, study_config)
@@ -100,7 +102,6 @@ def tune_cell(
     trials = search(objective, tune, study)
     best = best_trial(trials)
     hyperparameters = {**base_hyperparameters, **best.params}
-    estimator = full_pipeline(features, build_model(family, hyperparameters, seed))
     return TunedCell(
         pipeline=pipeline,
         family=family,
@@ -109,5 +110,5 @@ def tune_cell(
         search_cv_rmse_untuned=round(objective.cv_rmse({}), 6),
         search_cv_rmse_tuned=best.cv_rmse or float("nan"),
         trials=trials,
-        result=train_cell(estimator, train, test, cv_folds, seed),
+        result=train_cell(build_model(family, hyperparameters, seed), matrices, test, n_jobs),
     )

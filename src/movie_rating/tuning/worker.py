@@ -12,12 +12,12 @@ import joblib
 
 from movie_rating.cli import run_cli
 from movie_rating.data.split import read_movies
+from movie_rating.features.folds import cv_folds
 from movie_rating.params import BaseParams, load_params, parse_section
 from movie_rating.tuning.search import (
     Objective,
     create_study,
     optuna_objective,
-    precompute_folds,
 )
 from movie_rating.tuning.space import TuneParams
 from movie_rating.tuning.tune import resolve_storage
@@ -37,9 +37,7 @@ def main() -> None:
     tune = parse_section(params, "tune", TuneParams)
     seed = parse_section(params, "base", BaseParams).seed
     space = tune.spaces[args.family]
-    folds = precompute_folds(
-        joblib.load(args.features), read_movies(args.train), tune.cv_folds, tune.seed
-    )
+    folds = cv_folds(joblib.load(args.features), read_movies(args.train), tune.cv_folds, tune.seed)
     objective = Objective(args.family, params["models"].get(args.family) or {}, folds, seed)
     # Workers must not share a sampler seed, or they would propose identical trials.
     study = create_study(args.study, resolve_storage(tune.storage), seed=None)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from sklearn.model_selection import KFold, cross_val_score
 
+from movie_rating.features.folds import cv_folds
 from movie_rating.features.pipelines import build_feature_pipeline
 from movie_rating.models.families import build_model
 from movie_rating.models.training import full_pipeline
@@ -12,7 +13,6 @@ from movie_rating.tuning.search import (
     Objective,
     best_trial,
     create_study,
-    precompute_folds,
     search,
     study_name,
 )
@@ -35,7 +35,7 @@ def tune_params(repo_params):
 def objective(movie_factory, repo_params):
     train = movie_factory(120, seed=3)
     features = build_feature_pipeline("v1_original", repo_params["featurize"])
-    folds = precompute_folds(features, train, folds=3, seed=7)
+    folds = cv_folds(features, train, folds=3, seed=7)
     return Objective("lightgbm", LGBM_BASE, folds, seed=42), features, train
 
 
