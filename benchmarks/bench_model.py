@@ -7,7 +7,10 @@ DVC), never in the pipeline's outputs. Usage: `uv run python benchmarks/bench_mo
 Batch speed is `ProductionPredictor.predict_many` on the whole test split, the best of
 `--batch-repeats` timed calls after a warm-up call (the best, not the mean: on a shared
 machine the other runs measure the neighbours); `pipeline.predict` on the same frame, timed
-the same way, is the reference the batch path is checked against.
+the same way, is the reference the batch path is checked against. `compiled_trees` says
+whether the batch path scores a LightGBM model with its compiled trees
+(`tree_compile_seconds`: the compile alone; `load_seconds`: the whole `load`, both fast paths
+compiled and checked).
 """
 
 import argparse
@@ -19,6 +22,7 @@ from pathlib import Path
 from statistics import quantiles
 
 import joblib
+from lightgbm import LGBMRegressor
 from report import merge_into_report
 
 from movie_rating.data.schema import TARGET
@@ -26,6 +30,7 @@ from movie_rating.data.split import read_movies
 from movie_rating.models.families import build_model
 from movie_rating.models.training import cell_name, full_pipeline
 from movie_rating.params import load_params
+from movie_rating.serving.compiled_trees import compile_lightgbm
 from movie_rating.serving.predict import ProdArtifacts, ProductionPredictor
 from movie_rating.serving.schemas import MovieInput
 
@@ -62,11 +67,25 @@ def best_seconds(call: Callable[[], object], repeats: int) -> float:
     return min(timings)
 
 
+def compiled_trees(model: object) -> dict[str, object]:
+    """Whether the batch path's model compiles to native trees (LightGBM only), and the compile
+    time alone (`load_seconds` includes it, with its check against the booster)."""
+    if type(model) is not LGBMRegressor:
+        return {"compiled_trees": False}
+    forest = compile_lightgbm(model.booster_)
+    if forest is None:
+        return {"compiled_trees": False}
+    return {"compiled_trees": True, "tree_compile_seconds": round(forest.compile_seconds, 3)}
+
+
 def predict_speed(
     models_dir: Path, test_path: Path, repeats: int, batch_repeats: int
 ) -> dict[str, float]:
     predictor = ProductionPredictor(ProdArtifacts(models_dir=models_dir))
+    start = time.perf_counter()
     predictor.load()
+    load_seconds = time.perf_counter() - start
+    trees = compiled_trees(predictor.pipeline[-1])
     test = read_movies(test_path)
     movies = [
         MovieInput(
@@ -94,6 +113,8 @@ def predict_speed(
         "predict_one_samples": repeats,
         "batch_rows_per_s": round(len(test) / batch_seconds),
         "batch_path": predictor.has_batch_path,
+        **trees,
+        "load_seconds": round(load_seconds, 3),
         "batch_pipeline_rows_per_s": round(len(test) / pipeline_seconds),
         "batch_repeats": batch_repeats,
         "batch_rows": len(test),

@@ -91,7 +91,7 @@ def test_unknown_vectorizer_settings_keep_the_vectorizers_transform():
 def test_word_counts_equal_str_split():
     texts = pd.Series(fuzz_texts(["love", "war", "x"]), dtype=str)
     expected = texts.str.split().str.len().astype("float64").to_numpy()
-    np.testing.assert_array_equal(_word_counts(texts), expected)
+    np.testing.assert_array_equal(_word_counts(texts.tolist()), expected)
 
 
 def tiny_rows(n: int = 200) -> pd.DataFrame:
@@ -204,3 +204,19 @@ def test_predict_many_falls_back_to_the_pipeline(predictor: ProductionPredictor,
 
     monkeypatch.setattr(predictor, "_batch", fail)
     np.testing.assert_allclose(predictor.predict_many(frame), expected, rtol=0, atol=1e-9)
+
+
+def test_batches_split_between_threads_equal_pipeline_predict(
+    repo_params: dict[str, Any], monkeypatch
+):
+    monkeypatch.setattr(batchpath, "_cores", lambda: 2)
+    monkeypatch.setattr(batchpath, "_PARALLEL_PART_ROWS", 40)
+    pipeline = fit_tiny_stacked(repo_params["featurize"], "lightgbm")
+    batch = compile_batch_predictor(pipeline)
+    assert batch is not None
+    rows = tiny_rows(150)
+    expected = pipeline.predict(rows)
+    np.testing.assert_allclose(batch(rows), expected, rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(
+        batch(rows), batch(rows.iloc[:79]).tolist() + batch(rows.iloc[79:]).tolist()
+    )
