@@ -25,7 +25,7 @@ def main() -> None:
     )
     parser.add_argument("--summary", type=Path, required=True, help="feature summary (JSON)")
     parser.add_argument(
-        "--jobs", type=int, default=-1, help="worker processes for the folds (-1: all cores)"
+        "--jobs", type=int, default=-1, help="folds fitted in parallel (-1: one per core)"
     )
     args = parser.parse_args()
 

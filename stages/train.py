@@ -24,7 +24,7 @@ def main() -> None:
     parser.add_argument("--metrics-dir", type=Path, required=True)
     parser.add_argument("--predictions", type=Path, required=True)
     parser.add_argument(
-        "--jobs", type=int, default=-1, help="worker processes for the folds (-1: all cores)"
+        "--jobs", type=int, default=-1, help="folds fitted in parallel (-1: one per core)"
     )
     args = parser.parse_args()
 

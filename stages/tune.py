@@ -28,7 +28,7 @@ def main() -> None:
     parser.add_argument("--predictions-dir", type=Path, required=True)
     parser.add_argument("--tuned-metrics-dir", type=Path, required=True, help="dvclive, per cell")
     parser.add_argument(
-        "--jobs", type=int, default=-1, help="worker processes for the folds (-1: all cores)"
+        "--jobs", type=int, default=-1, help="folds fitted in parallel (-1: one per core)"
     )
     args = parser.parse_args()
 

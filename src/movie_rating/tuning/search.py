@@ -35,7 +35,7 @@ class Objective:
     base: Mapping[str, Any]
     folds: list[Fold]
     seed: int
-    n_jobs: int | None = None  # folds fitted in parallel worker processes; same scores
+    n_jobs: int | None = None  # folds fitted in parallel; the scores do not depend on it
 
     def fold_rmse(self, candidate: Mapping[str, Any]) -> list[float]:
         model = build_model(self.family, {**self.base, **candidate}, self.seed)

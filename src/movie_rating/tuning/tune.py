@@ -91,7 +91,7 @@ def tune_cell(
 ) -> TunedCell:
     """Search on folds seeded by `tune.seed`, then score the best candidate exactly like a
     train cell, on the same `matrices`, so tuned and untuned rows compare on equal terms.
-    Folds are fitted in `n_jobs` worker processes; the results do not depend on it."""
+    Folds are fitted `n_jobs` at a time; the results do not depend on it."""
     folds = cv_folds(features, train, tune.cv_folds, tune.seed, n_jobs)
     objective = Objective(family, dict(base_hyperparameters), folds, seed, n_jobs)
     study: optuna.Study | None = None

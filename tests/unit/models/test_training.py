@@ -100,7 +100,7 @@ def test_cell_scores_equal_a_full_pipeline_cross_validation(family, repo_params,
     )
 
 
-def test_worker_processes_do_not_change_a_cell(repo_params, train_test):
+def test_parallel_folds_do_not_change_a_cell(repo_params, train_test):
     train, test = train_test
     here = _cell("lightgbm", repo_params, train, test, n_jobs=None)
     in_workers = _cell("lightgbm", repo_params, train, test, n_jobs=2)
