@@ -8,7 +8,9 @@ compiles a fitted pipeline into a column-at-a-time function over a whole DataFra
 * Frame-level steps and the small column blocks run as the pipeline runs them, on columns
   instead of DataFrames: the same pandas calls and Python functions where they are cheap, an
   exact equivalent where they are not (`str.split()` word counts from a per-code-point table
-  read off `str.split` itself; genre strings parsed once per distinct string).
+  read off `str.split` itself; the title's `str.contains(r"\\d")`, non-ASCII and colon flags
+  and the overview's full-stop count from its code points, `\\d` from a table read off `re`;
+  genre strings parsed once per distinct string).
 * TF-IDF counting is vectorised (`_WordCounter`): tokens are the maximal runs of `\\w`
   characters, from a per-code-point table read off Python's own `re`; each token gets an exact
   word id (`_WordTable`), n-grams exact keys over word ids, and the count matrix is the one
@@ -24,13 +26,19 @@ compiles a fitted pipeline into a column-at-a-time function over a whole DataFra
 * A batch of at least 1,024 rows per core is cut into one contiguous part per core, each run
   through all of the above in its own thread (numpy, pandas' hash tables and the compiled
   trees release the GIL). Every prediction depends on its own row alone, so the parts change
-  no value. Python strings of a text column are made once per part and shared by the steps.
+  no value. A text column's Python strings and their code points (`_points`) are made once per
+  part and shared by the steps: word counts, context flags and tokenizers read the same array.
+  A tokenizer lower-cases by its letter table (each code point gets the letter of its
+  `str.lower`, read off `str.lower`), no string lowered, but for documents with a capital sigma
+  (lowered by context: lowered as strings, their letters written over) and batches with an
+  "İ" (lowered to two code points: the text is lowered and joined anew).
 
-On the test split repeated 7x (13,622 rows), same shared 2-core machine and run: 35-39k rows/s
-(best; median 27k) against 18k (median 15k) before; on the 1,946-row test split ~6.5x
-`pipeline.predict` (34k against 5.3k rows/s).
-The trees now take ~0.1 s of a ~0.35 s batch, the features (the overview's TF-IDF counting
-first) the rest; see benchmarks/README.md.
+On the test split repeated 7x (13,622 rows), 2-core machine in a quiet minute: 51-57k rows/s
+(best of 21-25; median 36-40k) against 45-50k (median 34-38k) for the previous version in the
+same process (before the last two changes, which cut the CPU further: the machine was busy
+after, where this version was 5-24% faster in best rows/s); ~0.44 s of CPU per batch on both
+cores, against ~0.47 s. The trees take ~0.1 s of a ~0.25 s batch, the features (the
+overview's TF-IDF counting first) the rest; see benchmarks/README.md.
 
 Exactness is guarded as in `fastpath`: only exact, known step types with known settings
 compile (`NotCompilable` otherwise); vectorizers with settings the tokenizer does not reproduce
@@ -108,8 +116,11 @@ Block = Callable[[State], Any]
 _TEXT_DTYPE: Final = pd.Series(["x"], dtype=object).astype(str).dtype
 # The state's key of the batch's text columns as Python strings (`_documents`).
 _DOCUMENTS: Final = "\x00documents"
+# The state's key of those lists' code points (`_points`).
+_POINTS: Final = "\x00points"
 _DEFAULT_TOKEN_PATTERN: Final = r"(?u)\b\w\w+\b"
 _WORD_RUN = re.compile(r"(?u)\w+")
+_DIGIT_RUN = re.compile(r"\d+")
 _ASCII_UPPER = re.compile("[A-Z]")
 _MAX_NGRAM: Final = 4
 # Bytes of the exact key of a short token: its characters' alphabet positions, zero-padded.
@@ -125,17 +136,19 @@ _DENSE_WIDTH: Final = 1024
 
 
 @functools.cache
-def _character_classes() -> tuple[np.ndarray, np.ndarray, bool]:
+def _character_classes() -> tuple[np.ndarray, np.ndarray, bool, np.ndarray]:
     """Per code point: is it `\\w` for Python's `re` (Unicode), is it a separator for
-    `str.split()`; and whether `str.lower` never yields A-Z (so an ASCII text's `lower()` is
+    `str.split()`; whether `str.lower` never yields A-Z (so an ASCII text's `lower()` is
     exactly A-Z -> a-z on its own, and A-Z can be folded into a-z after any other text was
     lowered).
 
     Read off `re`, `str.split` and `str.lower` themselves, over every code point at once
-    (~0.2 s, once per process), so token and word boundaries are by definition the ones
+    (~0.2-0.3 s, once per process), so token and word boundaries are by definition the ones
     `CountVectorizer`'s regex and pandas' `str.split()` see, in whatever Unicode version this
     Python has. (`str.lower` maps each character on its own, but for the final-sigma rule,
-    which yields a sigma.)
+    which yields a sigma.) Last, per code point: is it `\\d` for `re` (Unicode decimal
+    digits); pandas' `str.contains(r"\\d")` matches as `re` does (it leaves `\\d` on
+    non-ASCII text to `re`, and RE2's ASCII `\\d` agrees with it on ASCII text).
     """
     everything = "".join(map(chr, range(sys.maxunicode + 1)))
     is_word = np.zeros(len(everything), dtype=bool)
@@ -147,9 +160,34 @@ def _character_classes() -> tuple[np.ndarray, np.ndarray, bool]:
         start = everything.index(piece, position)
         is_space[start : start + len(piece)] = False
         position = start + len(piece)
+    is_digit = np.zeros(len(everything), dtype=bool)
+    for match in _DIGIT_RUN.finditer(everything):
+        is_digit[match.start() : match.end()] = True
     is_word.flags.writeable = False
     is_space.flags.writeable = False
-    return is_word, is_space, _ASCII_UPPER.search(everything.lower()) is None
+    is_digit.flags.writeable = False
+    return is_word, is_space, _ASCII_UPPER.search(everything.lower()) is None, is_digit
+
+
+@functools.cache
+def _lower_map() -> tuple[np.ndarray, np.ndarray]:
+    """Per code point: its `str.lower()` where that is one code point whatever surrounds it
+    (else itself); and the code points where it is not: those `str.lower` maps to more than
+    one ("İ"), and capital sigma, whose lower case depends on what follows (the only
+    context-dependent mapping in CPython's `str.lower`). A text without the latter is
+    lower-cased one code point at a time: `text.lower()[i] == text[i].lower()`.
+
+    Read off `str.lower` itself (~0.1-0.2 s, once per process).
+    """
+    everything = "".join(map(chr, range(sys.maxunicode + 1)))
+    lowered = [char.lower() for char in everything]
+    single = "".join(
+        low if len(low) == 1 else char for char, low in zip(everything, lowered, strict=True)
+    )
+    mapped = np.frombuffer(single.encode("utf-32-le", "surrogatepass"), dtype="<u4").copy()
+    special = sorted({i for i, low in enumerate(lowered) if len(low) != 1} | {0x3A3})
+    mapped.flags.writeable = False
+    return mapped, np.array(special, dtype=np.uint32)
 
 
 def _code_points(docs: list[str]) -> tuple[str, np.ndarray, np.ndarray]:
@@ -168,9 +206,18 @@ def _code_points(docs: list[str]) -> tuple[str, np.ndarray, np.ndarray]:
     return joined, points, starts
 
 
-def _word_counts(docs: list[str]) -> np.ndarray:
+def _per_document(found: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """How many of the flagged code points (`found`, over the joined text) each document holds
+    (documents start at `starts`; a separator is never flagged)."""
+    where = np.flatnonzero(found)
+    return np.diff(np.searchsorted(where, starts), append=len(where))
+
+
+def _word_counts(
+    docs: list[str], coded: tuple[str, np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
     """`text.str.split().str.len().astype("float64")` for `docs = text.tolist()` (as
-    `DataTypeFixer`), ~10x faster.
+    `DataTypeFixer`), ~10x faster; `coded` is `_code_points(docs)` where already made.
 
     pandas splits each string with Python's `str.split()`, whose words are the maximal runs
     of characters that are not `str.isspace()`; a word starts at a non-space character that
@@ -178,24 +225,38 @@ def _word_counts(docs: list[str]) -> np.ndarray:
     """
     if not docs:
         return np.zeros(0, dtype=np.float64)
-    _, points, starts = _code_points(docs)
-    _, is_space, _ = _character_classes()
+    _, points, starts = coded if coded is not None else _code_points(docs)
+    is_space = _character_classes()[1]
     space = np.ones(len(points) + 1, dtype=bool)  # a space before the text
     np.take(is_space, points, out=space[1:])
-    first = np.flatnonzero(space[:-1] & ~space[1:])  # word starts, in text order
-    per_doc = np.diff(np.searchsorted(first, starts), append=len(first))
-    return per_doc.astype(np.float64)
+    # word starts, in text order
+    return _per_document(space[:-1] & ~space[1:], starts).astype(np.float64)
+
+
+# `_code_points(docs)`: the joined text, its code points, where each document starts.
+Coded = tuple[str, np.ndarray, np.ndarray]
 
 
 class _Tokens(NamedTuple):
     """The tokens of a batch of documents, in document order."""
 
-    text: str  # the (lower-cased) documents joined by "\n"
-    letters: np.ndarray  # per character of `text`: its letter in a word table, then padding
-    starts: np.ndarray  # where each token starts in `text`
+    docs: list[str]  # the documents, as given
+    lowered: dict[int, str]  # the documents tokenized lower-cased, by position
+    doc_starts: np.ndarray  # where each document starts in the joined text
+    letters: np.ndarray  # per character of the joined text: its letter, then padding
+    starts: np.ndarray  # where each token starts in the joined text
     lengths: np.ndarray
     rows: np.ndarray  # each token's document
     n_docs: int
+    lower_pieces: bool  # whether the documents not in `lowered` were lower-cased by letter
+
+    def piece(self, token: int) -> str:
+        """The token's text, from the document it was read from."""
+        row = int(self.rows[token])
+        start = int(self.starts[token]) - int(self.doc_starts[row])
+        doc = self.lowered.get(row, self.docs[row])
+        piece = doc[start : start + int(self.lengths[token])]
+        return piece.lower() if self.lower_pieces and row not in self.lowered else piece
 
 
 class _WordTable:
@@ -204,8 +265,10 @@ class _WordTable:
     Tokens are the matches of `(?u)\\b\\w\\w+\\b` (on documents lower-cased with `str.lower`
     first, if `lowercase`, as the vectorizer does): a match of that pattern is exactly a
     maximal run of two or more `\\w` characters, since a match can only start where a run
-    starts (`\\b`) and `\\w\\w+` then takes the whole run. Lower-casing skips ASCII documents
-    (most): A-Z share the letters of a-z instead, which is what `str.lower` does to them.
+    starts (`\\b`) and `\\w\\w+` then takes the whole run. Lower-casing is mostly in the
+    letter table (`lower_letter`: the letter of each code point's `str.lower`, exact where
+    `str.lower` maps code points one to one and without context, see `_lower_map`); documents
+    where it does not are lowered as strings (`tokenize`).
 
     Ids are exact, not hashed: every character has a letter, 0 for a non-`\\w` character, 1..
     for the characters of the words, the largest value for any other `\\w` character. A short
@@ -218,7 +281,7 @@ class _WordTable:
     def __init__(self, words: Sequence[str], lowercase: bool) -> None:
         if len(set(words)) != len(words) or not all(_WORD_RUN.fullmatch(w) for w in words):
             raise NotCompilable("word table")
-        is_word, _, lower_keeps_ascii_upper_out = _character_classes()
+        is_word, _, lower_keeps_ascii_upper_out, _ = _character_classes()
         self.lowercase = lowercase
         self.fold_ascii = lowercase and lower_keeps_ascii_upper_out
         if self.fold_ascii:  # no lower-cased token holds A-Z: words with them never match
@@ -234,6 +297,8 @@ class _WordTable:
         if self.fold_ascii:
             self.letter[ord("A") : ord("Z") + 1] = self.letter[ord("a") : ord("z") + 1]
         self.letter.flags.writeable = False
+        # the letter of each code point's lower case (see `_lower_map`)
+        self.lower_letter = self.letter[_lower_map()[0]] if self.fold_ascii else self.letter
         # masks keeping the first `length` letters of a key's low and high 8 bytes
         kept_bits = 8 * self.letter_dtype.itemsize * np.arange(self.key_chars + 1)
         self.low_mask = _ones(np.minimum(kept_bits, 64))
@@ -248,19 +313,62 @@ class _WordTable:
         ids = np.array([i for i, _ in short], dtype=np.int64)
         narrow = spelled.lengths * self.letter_dtype.itemsize <= 8
         self.narrow = (_ExactIndex(low[narrow]), ids[narrow])
+        self.narrow_ids = np.append(ids[narrow], -1)
         self.wide = (_ExactIndex(low[~narrow], high[~narrow]), ids[~narrow])
 
-    def tokenize(self, docs: list[str]) -> _Tokens:
-        if self.fold_ascii:
-            docs = [doc if doc.isascii() else doc.lower() for doc in docs]
-        elif self.lowercase:
-            docs = [doc.lower() for doc in docs]
-        return self._scan(docs)
+    def tokenize(self, docs: list[str], coded: Coded | None = None) -> _Tokens:
+        """The tokens of `docs`; `coded` is `_code_points(docs)` where already made."""
+        if not self.lowercase:
+            return self._scan(docs, coded)
+        if not self.fold_ascii:
+            lowered = dict(enumerate(doc.lower() for doc in docs))
+            return self._scan(docs, _code_points(list(lowered.values())), lowered)
+        # Documents are lower-cased a code point at a time, by the letter table, but for those
+        # holding a code point `str.lower` maps otherwise (`_lower_map`), lowered as strings.
+        coded = coded if coded is not None else _code_points(docs)
+        _, points, doc_starts = coded
+        where = np.flatnonzero(np.isin(points, _lower_map()[1]))
+        special = np.unique(np.searchsorted(doc_starts, where, side="right") - 1).tolist()
+        lowered = {i: docs[i].lower() for i in special}
+        if all(len(text) == len(docs[i]) for i, text in lowered.items()):
+            return self._scan(docs, coded, lowered, patch=True, letter=self.lower_letter)
+        # (`str.lower` lengthens "İ": positions move, so the text is joined anew)
+        lowered = {i: doc.lower() for i, doc in enumerate(docs) if not doc.isascii()}
+        text = [lowered.get(i, doc) for i, doc in enumerate(docs)]
+        return self._scan(docs, _code_points(text), lowered)
 
-    def _scan(self, docs: list[str]) -> _Tokens:
-        text, points, doc_starts = _code_points(docs)
+    def _scan(
+        self,
+        docs: list[str],
+        coded: Coded | None = None,
+        lowered: dict[int, str] | None = None,
+        patch: bool = False,
+        letter: np.ndarray | None = None,
+    ) -> _Tokens:
+        """The tokens of `docs` with `lowered[i]` in place of `docs[i]`, from `coded`: the
+        code points of the documents as tokenized, or (`patch`) of `docs` themselves, each
+        lowered document being as long as its original: its letters are then written over the
+        original's, at the same positions, so the letters are those of the lowered text.
+        `letter` (`lower_letter`: documents lower-cased a code point at a time) in place of
+        `self.letter`."""
+        lowered = lowered if lowered is not None else {}
+        _, points, doc_starts = coded if coded is not None else _code_points(docs)
         letters = np.zeros(len(points) + 2 * self.key_chars, dtype=self.letter_dtype)
-        np.take(self.letter, points, out=letters[1 : len(points) + 1])
+        table = letter if letter is not None else self.letter
+        np.take(table, points, out=letters[1 : len(points) + 1])
+        if patch and lowered:
+            changed = np.fromiter(lowered, dtype=np.int64, count=len(lowered))
+            _, new_points, new_starts = _code_points(list(lowered.values()))
+            # each character of the lowered documents (and the "\n" after each but the last,
+            # which lands on the "\n" after its original) at its original's position
+            owner = np.repeat(
+                np.arange(len(changed)), np.diff(new_starts, append=len(new_points) + 1)
+            )
+            target = (
+                np.arange(len(new_points))
+                + (doc_starts[changed] - new_starts)[owner[: len(new_points)]]
+            )
+            letters[1 + target] = self.letter[new_points]
         # letters[0] and the padding are 0: every run of word characters has two edges
         word = letters != 0
         bounds = np.flatnonzero(word[1:] != word[:-1])
@@ -271,7 +379,17 @@ class _WordTable:
         first = np.searchsorted(starts, doc_starts)
         per_doc = np.diff(first, append=len(starts))
         rows = np.repeat(np.arange(len(docs), dtype=np.int64), per_doc)
-        return _Tokens(text, letters[1:], starts, lengths, rows, len(docs))
+        return _Tokens(
+            docs,
+            lowered,
+            doc_starts,
+            letters[1:],
+            starts,
+            lengths,
+            rows,
+            len(docs),
+            letter is not None,
+        )
 
     def _keys(self, tokens: _Tokens) -> tuple[np.ndarray, np.ndarray]:
         """(low, high) 8-byte halves of each token's key (meaningful for short tokens)."""
@@ -289,22 +407,21 @@ class _WordTable:
 
     def ids(self, tokens: _Tokens) -> np.ndarray:
         """Each token's position in `words`, -1 for a token that is none of them."""
-        ids = np.full(len(tokens.starts), -1, dtype=np.int64)
         low, high = self._keys(tokens)
         size = tokens.lengths * self.letter_dtype.itemsize
-        narrow = np.flatnonzero(size <= 8)
-        found = self.narrow[0].lookup(low[narrow])
-        hit = found >= 0
-        ids[narrow[hit]] = self.narrow[1][found[hit]]
+        # Every token's low word is looked up (one pass, no gathers), a hit kept for narrow
+        # tokens only: a wider token's low word is its first 8 bytes, the key of a narrow word
+        # it merely starts with.
+        found = self.narrow[0].lookup(low)
+        found[size > 8] = -1
+        ids: np.ndarray = self.narrow_ids[found]  # -1 reads the appended -1
         wide = np.flatnonzero((size > 8) & (tokens.lengths <= self.key_chars))
         found = self.wide[0].lookup(low[wide], high[wide])
         hit = found >= 0
         ids[wide[hit]] = self.wide[1][found[hit]]
         if self.long_words:
-            text, starts, lengths = tokens.text, tokens.starts, tokens.lengths
-            for token in np.flatnonzero(lengths > self.key_chars).tolist():
-                start = int(starts[token])
-                piece = text[start : start + int(lengths[token])]
+            for token in np.flatnonzero(tokens.lengths > self.key_chars).tolist():
+                piece = tokens.piece(token)
                 if self.fold_ascii and piece.isascii():  # from a document left as it was
                     piece = piece.lower()
                 ids[token] = self.long_words.get(piece, -1)
@@ -380,7 +497,8 @@ class _WordCounter:
         word_id = {word: i for i, word in enumerate(words)}
         self.is_stop = np.array([word in stop_words for word in words], dtype=bool)
 
-        self.unigram_column = np.full(len(words), -1, dtype=np.int64)
+        # (one more entry, -1, which an unknown token's id -1 reads)
+        self.unigram_column = np.full(len(words) + 1, -1, dtype=np.int64)
         grams: dict[int, tuple[list[int], list[int]]] = {}
         for parts, column in terms:
             ids = [word_id[part] for part in parts]
@@ -412,10 +530,10 @@ class _WordCounter:
         if type(getattr(vectorizer, "_tfidf", None)) is not TfidfTransformer:
             raise NotCompilable("text vectorizer without a fitted TfidfTransformer")
 
-    def __call__(self, docs: list[str]) -> sp.csr_array:
+    def __call__(self, docs: list[str], coded: Coded | None = None) -> sp.csr_array:
         """The count matrix `_count_vocab` returns for `docs` (`binary` applied as `transform`
-        applies it)."""
-        tokens = self.table.tokenize(docs)
+        applies it); `coded` is `_code_points(docs)` where already made."""
+        tokens = self.table.tokenize(docs, coded)
         ids, rows = self.table.ids(tokens), tokens.rows
         if self.has_stop_words:
             kept = ids < 0
@@ -423,11 +541,10 @@ class _WordCounter:
             ids, rows = ids[kept], rows[kept]
         found_rows, found_columns = [], []
         if self.min_n == 1:
-            known = np.flatnonzero(ids >= 0)
-            columns = self.unigram_column[ids[known]]
-            hit = columns >= 0
-            found_rows.append(rows[known[hit]])
-            found_columns.append(columns[hit])
+            columns = self.unigram_column[ids]
+            known = np.flatnonzero(columns >= 0)
+            found_rows.append(rows[known])
+            found_columns.append(columns[known])
         for n, (index, gram_columns) in self.gram_index.items():
             keys, first = _gram_keys(ids, rows, n, self.base)
             position = index.lookup(keys)
@@ -453,12 +570,14 @@ class _WordCounter:
         where = np.flatnonzero(first)
         counts = np.diff(np.append(where, len(cells)))
         unique: np.ndarray = cells[where]
-        row: np.ndarray = unique // self.width
-        indptr = np.zeros(n_docs + 1, dtype=np.int64)
-        np.cumsum(np.bincount(row, minlength=n_docs), out=indptr[1:])
+        # row d's cells are those in [d * width, (d + 1) * width): found by bisection, not by
+        # dividing every cell
+        row_starts = np.arange(n_docs + 1, dtype=cells.dtype) * cells.dtype.type(self.width)
+        indptr = np.searchsorted(unique, row_starts).astype(np.int64)
+        columns = unique - np.repeat(row_starts[:-1], np.diff(indptr))
         index_dtype = np.int32 if indptr[-1] <= np.iinfo(np.int32).max else np.int64
         matrix = sp.csr_array(
-            (counts, (unique - row * self.width).astype(index_dtype), indptr.astype(index_dtype)),
+            (counts, columns.astype(index_dtype), indptr.astype(index_dtype)),
             shape=(n_docs, self.width),
             dtype=self.dtype,
         )
@@ -487,7 +606,7 @@ class _ExactIndex:
             raise NotCompilable("colliding keys")
 
     def lookup(self, *keys: np.ndarray) -> np.ndarray:
-        columns = [np.asarray(key).astype(np.uint64) for key in keys]
+        columns = [np.asarray(key).astype(np.uint64, copy=False) for key in keys]
         found = self.index.get_indexer(cast(Any, _mix(columns).view(np.int64)))
         if len(columns) > 1:
             hit = np.flatnonzero(found >= 0)
@@ -514,7 +633,11 @@ def _mix(columns: Sequence[np.ndarray]) -> np.ndarray:
     return mixed
 
 
-def _tfidf(vectorizer: Any) -> Callable[[list[str]], Any]:
+# A text encoding of documents, given their code points where already made.
+TextEncoder = Callable[[list[str], Coded | None], Any]
+
+
+def _tfidf(vectorizer: Any) -> TextEncoder:
     """`vectorizer.transform(docs)`: the vectorised counts through the vectorizer's own fitted
     TfidfTransformer, or the vectorizer itself for settings `_WordCounter` does not know (a
     TF-IDF vectorizer reads a list of documents as it reads the column)."""
@@ -524,9 +647,17 @@ def _tfidf(vectorizer: Any) -> Callable[[list[str]], Any]:
         count = _WordCounter(vectorizer)
     except NotCompilable as reason:
         logger.info("batch path keeps %s.transform: %s", type(vectorizer).__name__, reason)
-        return vectorizer.transform  # type: ignore[no-any-return]
+
+        def transform(docs: list[str], coded: Coded | None = None) -> Any:
+            return vectorizer.transform(docs)
+
+        return transform
     weigh = vectorizer._tfidf.transform
-    return lambda docs: weigh(count(docs), copy=False)
+
+    def encode(docs: list[str], coded: Coded | None = None) -> Any:
+        return weigh(count(docs, coded), copy=False)
+
+    return encode
 
 
 def _documents(state: State, column: str, fill: bool = True) -> list[str]:
@@ -548,6 +679,21 @@ def _documents(state: State, column: str, fill: bool = True) -> list[str]:
     return docs
 
 
+def _points(state: State, docs: list[str]) -> tuple[str, np.ndarray, np.ndarray]:
+    """`_code_points(docs)`, made once per list of documents: the word counts, the release
+    context and the tokenizer read the same text. Keyed by the list itself (held by the
+    entry, so its id is never reused while the entry lives)."""
+    cache: dict[int, tuple[list[str], tuple[str, np.ndarray, np.ndarray]]] = state.setdefault(
+        _POINTS, {}
+    )
+    cached = cache.get(id(docs))
+    if cached is not None and cached[0] is docs:
+        return cached[1]
+    coded = _code_points(docs)
+    cache[id(docs)] = (docs, coded)
+    return coded
+
+
 def _series(values: Any) -> pd.Series:
     return values if isinstance(values, pd.Series) else pd.Series(values)
 
@@ -564,7 +710,7 @@ def _text(values: Any) -> pd.Series:
     return values if _is_text(values) else values.fillna("").astype(str)
 
 
-def _union(encoder: Any) -> Callable[[list[str]], Any]:
+def _union(encoder: Any) -> TextEncoder:
     """`FeatureUnion.transform` of text vectorizers (or one vectorizer) on documents."""
     if type(encoder) is not FeatureUnion:
         return _tfidf(encoder)
@@ -574,8 +720,8 @@ def _union(encoder: Any) -> Callable[[list[str]], Any]:
     if not parts:
         raise NotCompilable("empty feature union")
 
-    def run(docs: list[str]) -> Any:
-        blocks = [part(docs) for part in parts]
+    def run(docs: list[str], coded: Coded | None) -> Any:
+        blocks = [part(docs, coded) for part in parts]
         if any(sp.issparse(block) for block in blocks):
             return sp.hstack(blocks).tocsr()
         return np.hstack(blocks)
@@ -590,7 +736,8 @@ def _stacked_text_block(step: OutOfFoldRegressor, column: str) -> Block:
     encode, regressor = _union(step.encoder_), step.estimator_
 
     def run(state: State) -> np.ndarray:
-        predicted = regressor.predict(encode(_documents(state, column, fill=False)))
+        docs = _documents(state, column, fill=False)
+        predicted = regressor.predict(encode(docs, _points(state, docs)))
         return np.asarray(predicted, dtype=np.float64).reshape(-1, 1)
 
     return run
@@ -598,7 +745,12 @@ def _stacked_text_block(step: OutOfFoldRegressor, column: str) -> Block:
 
 def _text_block(step: LightweightTextEmbedder, column: str) -> Block:
     encode = _tfidf(step.vectorizer_)
-    return lambda state: encode(_documents(state, column))
+
+    def run(state: State) -> Any:
+        docs = _documents(state, column)
+        return encode(docs, _points(state, docs))
+
+    return run
 
 
 _CONTEXT_NAMES: Final = (
@@ -612,14 +764,18 @@ _CONTEXT_NAMES: Final = (
 
 
 def _release_context_block(step: ReleaseContextFeatures, columns: list[str]) -> Block:
-    """`ReleaseContextFeatures.transform`: the same pandas calls and Python functions, the
-    genre count once per distinct genre string. Only the outputs listed in `_CONTEXT_NAMES`
-    compile: a new flag must be added here too."""
+    """`ReleaseContextFeatures.transform`: the same pandas calls for dates and genres (the
+    genre count once per distinct genre string), the title and overview flags from code
+    points. Only the outputs listed in `_CONTEXT_NAMES` compile: a new flag must be added here
+    too."""
     needed = {step.date_column, step.genre_column, step.title_column, step.overview_column}
     if not needed <= set(columns):
         raise NotCompilable("release context columns")
     if tuple(step.get_feature_names_out()) != _CONTEXT_NAMES:
         raise NotCompilable("release context outputs")
+    # the flag read off code points below is `not text.isascii()`
+    if [is_non_ascii(text) for text in ("", "plain", "é", "\x7f", "\x80")] != [0, 0, 1, 0, 1]:
+        raise NotCompilable("release context non-ASCII flag")
 
     def run(state: State) -> np.ndarray:
         dates = pd.to_datetime(_series(state[step.date_column]), errors="coerce", format="%Y-%m-%d")
@@ -629,21 +785,22 @@ def _release_context_block(step: ReleaseContextFeatures, columns: list[str]) -> 
         codes, distinct = pd.factorize(genres)
         per_distinct = pd.Series(distinct).str.split(step.separator).map(_count_non_blank)
         n_genres = per_distinct.to_numpy(dtype=np.float64)[codes]
-        title = _text(state[step.title_column])
-        has_number = title.str.contains(r"\d", regex=True).to_numpy(dtype=np.float64)
-        titles = _documents(state, step.title_column)
-        overviews = _documents(state, step.overview_column)
-        n = len(titles)
-        non_ascii = np.fromiter(map(is_non_ascii, titles), dtype=np.float64, count=n)
-        # `":" in text`, and `text.count(".")`, per row as the transformer's lambdas do
-        has_colon = np.fromiter(map(str.__contains__, titles, repeat(":")), dtype=bool, count=n)
-        sentences = np.fromiter(map(str.count, overviews, repeat(".")), dtype=np.int64, count=n)
+        # Per title: `str.contains(r"\d")`, `is_non_ascii`, `":" in text`; per overview:
+        # `text.count(".")` (one-character patterns: a count of code points), all read off the
+        # code points the word counts already made, outside the GIL.
+        titles = _points(state, _documents(state, step.title_column))
+        overviews = _points(state, _documents(state, step.overview_column))
+        title_points, title_starts = titles[1], titles[2]
+        has_number = _per_document(_character_classes()[3][title_points], title_starts) > 0
+        non_ascii = _per_document(title_points >= 0x80, title_starts) > 0
+        has_colon = _per_document(title_points == ord(":"), title_starts) > 0
+        sentences = _per_document(overviews[1] == ord("."), overviews[2])
         return np.column_stack(
             [
                 one_hot,
                 n_genres,
-                has_number,
-                non_ascii,
+                has_number.astype(np.float64),
+                non_ascii.astype(np.float64),
                 has_colon.astype(np.float64),
                 sentences.astype(np.float64),
             ]
@@ -712,7 +869,8 @@ def _title_prefix_block(step: Pipeline, column: str) -> Block:
         )
 
     def run(state: State) -> np.ndarray:
-        tokens = table.tokenize(_documents(state, column))
+        docs = _documents(state, column)
+        tokens = table.tokenize(docs, _points(state, docs))
         ids = table.ids(tokens)
         per_title = np.bincount(tokens.rows, minlength=tokens.n_docs)
         first = np.zeros(tokens.n_docs, dtype=np.int64)
@@ -834,7 +992,11 @@ def _encode(step: ColumnTransformer, dense: bool) -> Callable[[State], Any]:
     sparse_output = bool(step.sparse_output_)
 
     def run(state: State) -> Any:
-        state = {**state, _DOCUMENTS: dict(state.get(_DOCUMENTS, {}))}
+        state = {
+            **state,
+            _DOCUMENTS: dict(state.get(_DOCUMENTS, {})),
+            _POINTS: dict(state.get(_POINTS, {})),
+        }
         outputs = [block(state) for _, _, block in blocks]
         if sparse_output:
             converted = [
@@ -844,7 +1006,11 @@ def _encode(step: ColumnTransformer, dense: bool) -> Callable[[State], Any]:
         return np.hstack([X.toarray() if sp.issparse(X) else X for X in outputs])
 
     def run_dense(state: State) -> np.ndarray:
-        state = {**state, _DOCUMENTS: dict(state.get(_DOCUMENTS, {}))}
+        state = {
+            **state,
+            _DOCUMENTS: dict(state.get(_DOCUMENTS, {})),
+            _POINTS: dict(state.get(_POINTS, {})),
+        }
         out: np.ndarray | None = None
         for start, stop, block in blocks:
             X = block(state)
@@ -879,7 +1045,8 @@ def _fix_types(step: DataTypeFixer) -> FrameStep:
             out[column] = _text(state[column]).str.strip()
         for column in step.length_columns:
             # (the list is cached in `out` for the text blocks, which read the same text)
-            out[f"{column}_words"] = _word_counts(_documents(out, column, fill=False))
+            docs = _documents(out, column, fill=False)
+            out[f"{column}_words"] = _word_counts(docs, _points(out, docs))
         return out
 
     return run
@@ -1064,8 +1231,9 @@ def compile_batch_predictor(pipeline: Pipeline) -> BatchPredictor | None:
     The returned function takes a DataFrame with (at least) the input columns and returns the
     pipeline's predictions, unclipped. It may raise where the pipeline would. It is checked on
     the verification rows as one batch, row by row in a batch big enough for LightGBM's
-    threads and in one big enough to be split between threads, one row alone, and with
-    missing values.
+    threads and in one big enough to be split between threads, one row alone, with missing
+    values, and with "İ" replaced (`str.lower` lengthens it, so with it the tokenizers join
+    the lower-cased text anew instead of lower-casing by their letter tables).
     """
     try:
         batch = _build(pipeline)
@@ -1074,7 +1242,10 @@ def compile_batch_predictor(pipeline: Pipeline) -> BatchPredictor | None:
         big = pd.concat([rows] * copies, ignore_index=True)
         missing = rows.head(3).astype(object)
         missing.iloc[1] = None
-        checks = [rows, big, rows.iloc[[len(rows) - 1]], missing]
+        # A batch where no "İ" makes the tokenizers join the lower-cased text anew: the rows'
+        # other text then lower-cased by the letter tables.
+        undotted = rows.replace("İ", "Ì", regex=True)
+        checks = [rows, big, rows.iloc[[len(rows) - 1]], missing, undotted]
         pairs = [(batch(frame), np.ravel(pipeline.predict(frame))) for frame in checks]
         # A batch split between threads, against the pipeline's predictions for its rows
         # (every row's prediction is its own: repeated rows, repeated predictions).

@@ -1,5 +1,6 @@
 """The batch path must agree with the pipeline, or not exist."""
 
+import re
 from typing import Any
 
 import numpy as np
@@ -12,16 +13,20 @@ from sklearn.preprocessing import MaxAbsScaler
 from test_fastpath import fit_tiny_stacked, stacked_rows
 
 from movie_rating.data.schema import INPUT_FEATURES
+from movie_rating.features.stacking import ReleaseContextFeatures
 from movie_rating.features.transformers import StableTfidfVectorizer
 from movie_rating.serving import batchpath
 from movie_rating.serving.batchpath import (
+    _code_points,
+    _is_token,
     _tfidf,
     _word_counts,
     _WordCounter,
+    _WordTable,
     compile_batch_predictor,
     tricky_rows,
 )
-from movie_rating.serving.fastpath import probe_rows
+from movie_rating.serving.fastpath import NotCompilable, probe_rows
 from movie_rating.serving.predict import ProductionPredictor
 
 # Characters that trip tokenizers: case mappings that change length or depend on context,
@@ -70,22 +75,76 @@ def documents() -> list[str]:
         {"max_features": 25, "ngram_range": (1, 2)},
     ],
 )
-def test_counts_equal_the_vectorizer_bit_for_bit(settings: dict[str, Any]):
+@pytest.mark.parametrize("shared_points", [False, True])
+def test_counts_equal_the_vectorizer_bit_for_bit(settings: dict[str, Any], shared_points: bool):
     fitted_on = documents()
     vectorizer = StableTfidfVectorizer(**settings).fit(fitted_on + fuzz_texts([], 40, seed=3))
     assert _WordCounter(vectorizer) is not None  # these settings are vectorised
     docs = fitted_on + fuzz_texts(sorted(vectorizer.vocabulary_))
+    if shared_points:  # their own code points, lower-cased by the letter table (no "İ")
+        docs = [doc for doc in docs if len(doc.lower()) == len(doc)]
     expected = vectorizer.transform(docs)
-    got = _tfidf(vectorizer)(docs)
+    got = _tfidf(vectorizer)(docs, _code_points(docs) if shared_points else None)
     assert got.shape == expected.shape
     np.testing.assert_array_equal(got.indptr, expected.indptr)
     np.testing.assert_array_equal(got.indices, expected.indices)
     np.testing.assert_array_equal(got.data, expected.data)
 
 
-def test_unknown_vectorizer_settings_keep_the_vectorizers_transform():
+def test_unknown_vectorizer_settings_keep_the_vectorizers_transform(monkeypatch):
     vectorizer = StableTfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3)).fit(documents())
-    assert _tfidf(vectorizer) == vectorizer.transform
+    with pytest.raises(NotCompilable):
+        _WordCounter(vectorizer)
+    docs = documents()
+    monkeypatch.setattr(vectorizer, "transform", lambda given: ("transform", given))
+    assert _tfidf(vectorizer)(docs, _code_points(docs)) == ("transform", docs)
+
+
+@pytest.mark.parametrize("lowercase", [True, False])
+@pytest.mark.parametrize("specials", ["none", "same_length", "lengthening"])
+def test_tokens_from_shared_code_points_are_the_regex_tokens(lowercase: bool, specials: str):
+    """Documents lower-cased by the letter table, with those holding capital sigma (lowered
+    by context) written over, or all joined anew where "İ" lengthens one."""
+    sigmas = "\u03c3\u03c3"
+    words = ["love", "war", "été", "istanbul", sigmas, "stanbul", "ﬁnance", "straße", "x" * 40]
+    assert all(map(_is_token, words))
+    table = _WordTable(words, lowercase=lowercase)
+    docs = fuzz_texts(words, seed=5)
+    if specials == "none":
+        docs = [doc for doc in docs if "\u03a3" not in doc and "İ" not in doc]
+    elif specials == "same_length":
+        docs = [doc for doc in docs if "İ" not in doc]
+        assert any("\u03a3" in doc for doc in docs)
+    assert any(not doc.isascii() for doc in docs)
+    assert (specials == "lengthening") == any(len(doc.lower()) != len(doc) for doc in docs)
+    tokens = table.tokenize(docs, _code_points(docs))
+    alone = table.tokenize(docs)
+    for field in ("letters", "starts", "lengths", "rows"):
+        np.testing.assert_array_equal(getattr(tokens, field), getattr(alone, field))
+    pattern = re.compile(r"(?u)\b\w\w+\b")
+    expected = [pattern.findall(doc.lower() if lowercase else doc) for doc in docs]
+    got: list[list[str]] = [[] for _ in docs]
+    for token in range(len(tokens.starts)):
+        piece = tokens.piece(token)
+        got[int(tokens.rows[token])].append(piece.lower() if lowercase else piece)
+    assert got == expected
+    # and each token's id is its word's
+    ids = table.ids(tokens)
+    index = {word: i for i, word in enumerate(words)}
+    spelled = [piece for doc in got for piece in doc]
+    assert ids.tolist() == [index.get(piece, -1) for piece in spelled]
+
+
+def test_release_context_flags_read_off_code_points_equal_the_transformer():
+    frame = tiny_rows(120)
+    texts = fuzz_texts(["love", "war", "2nd", "٣", "²", "x:y", "a.b"], n=len(frame), seed=9)
+    frame["title"] = [text[:50] for text in texts[: len(frame)]]
+    frame["overview"] = texts[::-1][: len(frame)]
+    context = ReleaseContextFeatures().fit(frame)
+    columns = ["release_date", "genre", "title", "overview"]
+    block = batchpath._release_context_block(context, columns)
+    state = {column: frame[column].astype(str) for column in columns}
+    np.testing.assert_array_equal(block(state), context.transform(frame[columns].astype(str)))
 
 
 def test_word_counts_equal_str_split():
