@@ -120,10 +120,10 @@ def test_exp_run_with_each_tuning_method(sandbox, method):
 
 def test_queued_grid_runs_every_experiment(sandbox, shared):
     output = sandbox.dvc(
-        "exp", "run", "--queue", "-S", "models.lightgbm.num_leaves=range(15,64,16)"
+        "exp", "run", "--queue", "-S", "models.lightgbm.num_leaves=range(15,64,48)"
     )
     queued = QUEUED.findall(output)
-    assert len(queued) == 4, output  # 15, 31, 47, 63
+    assert len(queued) == 2, output  # 15, 63: a grid, each point a full pipeline run
     sandbox.dvc("queue", "start", "-j", "2")
     states = sandbox.wait_for_experiments(queued, timeout=400)
     assert set(states.values()) <= {"success", "done"}, states
@@ -145,7 +145,7 @@ def test_compare_lists_every_experiment_sorted_by_cv_rmse(sandbox, shared):
     assert len(scores) == len(table)
     assert scores == sorted(scores)
     leaves = {row["experiment"]: row["models.lightgbm.num_leaves"] for row in table}
-    assert sorted(leaves[name] for name in shared["grid"]) == ["15", "31", "47", "63"]
+    assert sorted(leaves[name] for name in shared["grid"]) == ["15", "63"]
     shared["best"] = next(name for name in names if name in shared["grid"])
 
 
