@@ -26,6 +26,7 @@ import joblib
 import pandas as pd
 from lightgbm import LGBMRegressor
 from report import merge_into_report
+from sklearn.ensemble import VotingRegressor
 
 from movie_rating.data.schema import TARGET
 from movie_rating.data.split import read_movies
@@ -72,11 +73,13 @@ def best_seconds(call: Callable[[], object], repeats: int) -> float:
 
 
 def compiled_trees(model: object) -> dict[str, object]:
-    """Whether the batch path's model compiles to native trees (LightGBM only), and the compile
-    time alone (`load_seconds` includes it, with its check against the booster)."""
-    if type(model) is not LGBMRegressor:
+    """Whether the batch path's LightGBM model (alone or in a blend) compiles to native trees,
+    and the compile time alone (`load_seconds` includes it, with its check against the booster)."""
+    members = model.estimators_ if isinstance(model, VotingRegressor) else [model]
+    lightgbm = [member for member in members if type(member) is LGBMRegressor]
+    if not lightgbm:
         return {"compiled_trees": False}
-    forest = compile_lightgbm(model.booster_)
+    forest = compile_lightgbm(lightgbm[0].booster_)
     if forest is None:
         return {"compiled_trees": False}
     return {"compiled_trees": True, "tree_compile_seconds": round(forest.compile_seconds, 3)}

@@ -3,8 +3,10 @@
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import joblib
+import pandas as pd
 from dvclive import Live
 
 from movie_rating.cli import run_cli
@@ -13,6 +15,7 @@ from movie_rating.data.split import read_movies, write_movies
 from movie_rating.evaluation.comparison import load_cell_metrics
 from movie_rating.models.training import cell_name
 from movie_rating.params import BaseParams, TrainParams, load_params, parse_section
+from movie_rating.tuning.blend import blend_members, blend_tuned
 from movie_rating.tuning.space import TuneParams
 from movie_rating.tuning.tune import select_candidates, tune_cell
 
@@ -41,9 +44,29 @@ def main() -> None:
     )
     train, test = read_movies(args.train), read_movies(args.test)
 
-    summary = {}
+    summary: dict[str, dict[str, Any]] = {}
+
+    def write_cell(
+        report: dict[str, Any], search_history: list[float], metrics: dict[str, float]
+    ) -> None:
+        name = cell_name(report["pipeline"], report["family"])
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        (args.out_dir / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n", "utf-8")
+        with Live(
+            dir=str(args.tuned_metrics_dir / name), save_dvc_exp=False, dvcyaml=False
+        ) as live:
+            for score in search_history:  # one step per finished trial
+                live.log_metric("trial_search_cv_rmse", score)
+                live.next_step()
+            for key, value in metrics.items():
+                live.log_metric(key, value, plot=False)
+        write_movies(test_predictions[name], args.predictions_dir / f"{name}.csv")
+        summary[name] = {key: report[key] for key in ("pipeline", "family", "hyperparameters")}
+        summary[name] |= metrics
+
+    test_predictions: dict[str, pd.DataFrame] = {}
+    tuned_cells = []
     for pipeline, family in select_candidates(cells, tune):
-        name = cell_name(pipeline, family)
         tuned = tune_cell(
             pipeline=pipeline,
             family=family,
@@ -63,25 +86,39 @@ def main() -> None:
             },
             n_jobs=args.jobs,
         )
-        report = tuned.report()
-        args.out_dir.mkdir(parents=True, exist_ok=True)
-        (args.out_dir / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n", "utf-8")
-        metrics = {
-            "search_cv_rmse_untuned": tuned.search_cv_rmse_untuned,
-            "search_cv_rmse_tuned": tuned.search_cv_rmse_tuned,
-            **tuned.result.metrics,
-        }
-        live_dir = args.tuned_metrics_dir / name
-        with Live(dir=str(live_dir), save_dvc_exp=False, dvcyaml=False) as live:
-            for trial in tuned.trials:  # the search history, one step per finished trial
-                if trial.cv_rmse is not None:
-                    live.log_metric("trial_search_cv_rmse", trial.cv_rmse)
-                    live.next_step()
-            for key, value in metrics.items():
-                live.log_metric(key, value, plot=False)
-        write_movies(tuned.result.test_predictions, args.predictions_dir / f"{name}.csv")
-        summary[name] = {key: report[key] for key in ("pipeline", "family", "hyperparameters")}
-        summary[name] |= metrics
+        tuned_cells.append(tuned)
+        test_predictions[cell_name(pipeline, family)] = tuned.result.test_predictions
+        write_cell(
+            tuned.report(),
+            [trial.cv_rmse for trial in tuned.trials if trial.cv_rmse is not None],
+            {
+                "search_cv_rmse_untuned": tuned.search_cv_rmse_untuned,
+                "search_cv_rmse_tuned": tuned.search_cv_rmse_tuned,
+                **tuned.result.metrics,
+            },
+        )
+
+    members = blend_members(tuned_cells)
+    if tune.blend is not None and len(members) > 1:
+        pipeline = members[0].pipeline
+        blend = blend_tuned(
+            members,
+            joblib.load(args.features_dir / f"{pipeline}.matrices.joblib"),
+            test,
+            tune.blend.weight_step,
+        )
+        if blend is not None:
+            test_predictions[cell_name(pipeline, blend.family)] = blend.result.test_predictions
+            write_cell(
+                blend.report(),
+                [],
+                {
+                    # for a blend: its best single member, and the best weighting
+                    "search_cv_rmse_untuned": blend.search_cv_rmse_best_member,
+                    "search_cv_rmse_tuned": blend.search_cv_rmse_blend,
+                    **blend.result.metrics,
+                },
+            )
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", "utf-8")
 

@@ -11,6 +11,7 @@ from typing import Any
 import joblib
 import numpy as np
 import pandas as pd
+from sklearn.ensemble import VotingRegressor
 from sklearn.pipeline import Pipeline
 
 from movie_rating.data.ingest import sha256_of
@@ -39,17 +40,25 @@ def library_versions() -> dict[str, str]:
     return {"python": platform.python_version()} | {name: version(name) for name in CARD_LIBRARIES}
 
 
-def feature_importance(estimator: Pipeline, top: int = 25) -> pd.DataFrame:
-    """Importance per input feature: split gain for trees, |coefficient| for linear models."""
-    model = estimator[-1]
-    names = estimator[:-1].get_feature_names_out()
+def model_importance(model: Any) -> np.ndarray:
+    """Importance per input feature, summing to 1 (unless all zero): the model's own for
+    trees, |coefficient| for linear models, the members' weighted mean for a blend."""
+    if isinstance(model, VotingRegressor):
+        weights = model.weights or [1.0] * len(model.estimators_)
+        members = zip(weights, model.estimators_, strict=True)
+        parts = [weight * model_importance(member) for weight, member in members]
+        return np.sum(parts, axis=0) / sum(weights)
     if hasattr(model, "feature_importances_"):
-        weights = np.asarray(model.feature_importances_, dtype=float)
+        importance = np.asarray(model.feature_importances_, dtype=float)
     else:
-        weights = np.abs(np.ravel(model.coef_))
-    if weights.sum() > 0:
-        weights = weights / weights.sum()
-    table = pd.DataFrame({"feature": names, "importance": np.round(weights, DIGITS)})
+        importance = np.abs(np.ravel(model.coef_))
+    return importance / importance.sum() if importance.sum() > 0 else importance
+
+
+def feature_importance(estimator: Pipeline, top: int = 25) -> pd.DataFrame:
+    names = estimator[:-1].get_feature_names_out()
+    importance = model_importance(estimator[-1])
+    table = pd.DataFrame({"feature": names, "importance": np.round(importance, DIGITS)})
     return table.sort_values(["importance", "feature"], ascending=[False, True]).head(top)
 
 

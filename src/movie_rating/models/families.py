@@ -4,13 +4,14 @@ Hyper-parameters come from params.yaml (`models.<family>`) and are passed with `
 fixed here is what must never vary between runs: seeds, thread counts, determinism switches.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from lightgbm import LGBMRegressor
 from sklearn.base import RegressorMixin
-from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
+from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor, VotingRegressor
 from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, Ridge
 from sklearn.tree import DecisionTreeRegressor
 from xgboost import XGBRegressor
@@ -50,5 +51,33 @@ MODEL_FAMILIES: Mapping[str, ModelFamily] = {
 }
 
 
+# Not a family of the grid: a weighted average of tuned families, made by the tune stage
+# (`movie_rating.tuning.blend`). Its hyper-parameters name the members and their weights.
+BLEND_FAMILY = "blend"
+
+
+def build_blend(hyperparams: Mapping[str, Any], seed: int) -> VotingRegressor:
+    """`{"members": {family: hyper-parameters}, "weights": {family: weight}}` as one estimator:
+    each member fitted on the same features, predictions averaged with the weights."""
+    members: Mapping[str, Mapping[str, Any]] = hyperparams["members"]
+    weights: Mapping[str, float] = hyperparams["weights"]
+    if set(members) != set(weights):
+        raise ValueError(f"blend weights {sorted(weights)} do not match members {sorted(members)}")
+    return VotingRegressor(
+        [(family, build_model(family, params, seed)) for family, params in members.items()],
+        weights=[weights[family] for family in members],
+    )
+
+
+def average_members(
+    predictions: Sequence[np.ndarray], weights: Sequence[float] | None
+) -> np.ndarray:
+    """`VotingRegressor.predict`'s arithmetic: members' predictions as columns, averaged with
+    the weights; so a blend scored from its members' predictions gives the fitted blend's."""
+    return np.average(np.asarray(predictions).T, axis=1, weights=weights)
+
+
 def build_model(family: str, hyperparams: Mapping[str, Any], seed: int) -> RegressorMixin:
+    if family == BLEND_FAMILY:
+        return build_blend(hyperparams, seed)
     return lookup(MODEL_FAMILIES, family, "model family").build(hyperparams, seed)

@@ -44,12 +44,20 @@ def fit_predict_all(
     )
 
 
+def fold_rmse(folds: list[Fold], predicted: list[np.ndarray]) -> list[float]:
+    return [
+        float(root_mean_squared_error(fold.y_valid, fold_predicted))
+        for fold, fold_predicted in zip(folds, predicted, strict=True)
+    ]
+
+
 def cv_metrics(folds: list[Fold], predicted: list[np.ndarray]) -> dict[str, float]:
     """Mean and spread of the per-fold scores, as `cross_validate` reports them."""
-    rmse, r2 = [], []
-    for fold, fold_predicted in zip(folds, predicted, strict=True):
-        rmse.append(root_mean_squared_error(fold.y_valid, fold_predicted))
-        r2.append(r2_score(fold.y_valid, fold_predicted))
+    rmse = fold_rmse(folds, predicted)
+    r2 = [
+        r2_score(fold.y_valid, fold_predicted)
+        for fold, fold_predicted in zip(folds, predicted, strict=True)
+    ]
     return {
         "cv_rmse_mean": round(float(np.mean(rmse)), DIGITS),
         "cv_rmse_std": round(float(np.std(rmse)), DIGITS),
@@ -58,26 +66,41 @@ def cv_metrics(folds: list[Fold], predicted: list[np.ndarray]) -> dict[str, floa
 
 
 @dataclass(frozen=True)
+class CellPredictions:
+    """Raw (unclipped) predictions of one model: each CV fold's held-out part, and test."""
+
+    cv: list[np.ndarray]
+    test: np.ndarray
+
+
+@dataclass(frozen=True)
 class CellResult:
     metrics: dict[str, Any]
     test_predictions: pd.DataFrame
+    raw: CellPredictions
 
 
-def train_cell(
-    model: RegressorMixin, matrices: FoldMatrices, test: pd.DataFrame, n_jobs: int | None = None
+def predict_cell(
+    model: RegressorMixin, matrices: FoldMatrices, n_jobs: int | None = None
+) -> CellPredictions:
+    """Fits on every CV fold and on all of train (independent jobs, see `fit_predict_all`)."""
+    *held_out, on_test = fit_predict_all(model, [*matrices.cv, matrices.final], n_jobs)
+    return CellPredictions(cv=held_out, test=on_test)
+
+
+def score_cell(
+    predictions: CellPredictions, matrices: FoldMatrices, test: pd.DataFrame
 ) -> CellResult:
-    """CV RMSE on train's folds, then the fit on all of train, scored on test for the report.
+    """CV RMSE on train's folds and, for the report, the scores on test.
 
-    The k fold fits and the final fit are independent jobs (see `fit_predict_all`).
     Test scores are reported for every cell but never used to choose between them.
     """
     if not np.array_equal(matrices.final.y_valid, test[TARGET].to_numpy()):
         raise ValueError("the feature matrices were built for another test split")
-    *held_out, on_test = fit_predict_all(model, [*matrices.cv, matrices.final], n_jobs)
-    metrics: dict[str, Any] = cv_metrics(matrices.cv, held_out)
-    predicted = clip_ratings(on_test)
+    metrics: dict[str, Any] = cv_metrics(matrices.cv, predictions.cv)
+    predicted = clip_ratings(predictions.test)
     metrics.update(regression_metrics(test[TARGET], predicted, prefix="test_"))
-    predictions = pd.DataFrame(
+    table = pd.DataFrame(
         {
             RECORD_ID: test[RECORD_ID].to_numpy(),
             VOTE_COUNT: test[VOTE_COUNT].to_numpy(),
@@ -85,4 +108,13 @@ def train_cell(
             "predicted": np.round(predicted, DIGITS),
         }
     )
-    return CellResult(metrics=metrics, test_predictions=predictions)
+    return CellResult(metrics=metrics, test_predictions=table, raw=predictions)
+
+
+def train_cell(
+    model: RegressorMixin, matrices: FoldMatrices, test: pd.DataFrame, n_jobs: int | None = None
+) -> CellResult:
+    """One cell of the grid: `predict_cell`, then `score_cell`."""
+    if not np.array_equal(matrices.final.y_valid, test[TARGET].to_numpy()):
+        raise ValueError("the feature matrices were built for another test split")
+    return score_cell(predict_cell(model, matrices, n_jobs), matrices, test)

@@ -64,6 +64,7 @@ import scipy.sparse as sp
 import sklearn
 from lightgbm import LGBMRegressor
 from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import VotingRegressor
 from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import TargetEncoder
@@ -90,6 +91,7 @@ from movie_rating.features.transformers import (
     SelectiveStandardScaler,
     YearBinning,
 )
+from movie_rating.models.families import average_members
 from movie_rating.serving.compiled_trees import ThreadPool, compile_lightgbm
 from movie_rating.serving.fastpath import (
     _TFIDF_TYPES,
@@ -1122,6 +1124,14 @@ def _model_predict(model: Any, cores: int) -> tuple[Callable[[Any, int], np.ndar
             return np.asarray(booster.predict(X, num_threads=threads))
 
         return lightgbm, True
+    if type(model) is VotingRegressor:  # a blend: each member its own way, then the average
+        members = [_model_predict(member, cores) for member in model.estimators_]
+        weights = model.weights
+
+        def blend(X: Any, threads: int) -> np.ndarray:
+            return average_members([np.ravel(m(X, threads)) for m, _ in members], weights)
+
+        return blend, all(dense for _, dense in members)
     return (lambda X, _: np.asarray(model.predict(X))), False
 
 

@@ -27,7 +27,7 @@ import pandas as pd
 import scipy.sparse as sp
 from lightgbm import LGBMRegressor
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import RandomForestRegressor
+from sklearn.ensemble import RandomForestRegressor, VotingRegressor
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import Ridge
 from sklearn.pipeline import FeatureUnion, Pipeline
@@ -55,6 +55,7 @@ from movie_rating.features.transformers import (
     StableTfidfVectorizer,
     YearBinning,
 )
+from movie_rating.models.families import average_members
 
 logger = logging.getLogger(__name__)
 
@@ -449,6 +450,10 @@ def _model_predict(model: Any, sparse_input: bool) -> Callable[[np.ndarray], flo
     """
     if type(model) is LGBMRegressor:
         return _lightgbm(model)
+    if type(model) is VotingRegressor:  # a blend: each member its own way, then the average
+        members = [_model_predict(member, sparse_input) for member in model.estimators_]
+        weights = model.weights
+        return lambda X: float(average_members([[m(X)] for m in members], weights)[0])
     if type(model) is RandomForestRegressor and model.n_outputs_ == 1:
         trees = [estimator.tree_ for estimator in model.estimators_]
 

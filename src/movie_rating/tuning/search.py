@@ -16,12 +16,11 @@ from typing import Any
 import numpy as np
 import optuna
 from scipy import stats
-from sklearn.metrics import root_mean_squared_error
 from sklearn.model_selection import ParameterGrid, ParameterSampler
 
 from movie_rating.features.folds import Fold
 from movie_rating.models.families import build_model
-from movie_rating.models.training import fit_predict_all
+from movie_rating.models.training import fit_predict_all, fold_rmse
 from movie_rating.tuning.space import Choice, FloatRange, IntRange, SearchSpace, TuneParams
 
 logger = logging.getLogger(__name__)
@@ -37,13 +36,12 @@ class Objective:
     seed: int
     n_jobs: int | None = None  # folds fitted in parallel; the scores do not depend on it
 
-    def fold_rmse(self, candidate: Mapping[str, Any]) -> list[float]:
+    def fold_predictions(self, candidate: Mapping[str, Any]) -> list[np.ndarray]:
         model = build_model(self.family, {**self.base, **candidate}, self.seed)
-        predicted = fit_predict_all(model, self.folds, self.n_jobs)
-        return [
-            float(root_mean_squared_error(fold.y_valid, fold_predicted))
-            for fold, fold_predicted in zip(self.folds, predicted, strict=True)
-        ]
+        return fit_predict_all(model, self.folds, self.n_jobs)
+
+    def fold_rmse(self, candidate: Mapping[str, Any]) -> list[float]:
+        return fold_rmse(self.folds, self.fold_predictions(candidate))
 
     def cv_rmse(self, candidate: Mapping[str, Any]) -> float:
         return float(np.mean(self.fold_rmse(candidate)))

@@ -49,6 +49,10 @@ Distribution = Annotated[FloatRange | IntRange | Choice, Field(discriminator="ty
 SearchSpace = dict[str, Distribution]
 
 
+class BlendParams(StrictParams):
+    weight_step: float = Field(gt=0, le=0.5)
+
+
 class TuneParams(StrictParams):
     method: Literal["random", "grid", "optuna"]
     top_families: int = Field(ge=1)
@@ -58,6 +62,7 @@ class TuneParams(StrictParams):
     storage: str
     spaces: dict[str, SearchSpace]
     grids: dict[str, dict[str, list[Any]]]
+    blend: BlendParams | None = None  # None: no blend of the tuned families
 
     @model_validator(mode="after")
     def _known_families(self) -> Self:

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 import pandas as pd
 from sklearn.pipeline import Pipeline
@@ -14,7 +15,7 @@ from sklearn.pipeline import Pipeline
 from movie_rating.evaluation.comparison import rank_cells
 from movie_rating.features.folds import FoldMatrices, cv_folds
 from movie_rating.models.families import build_model
-from movie_rating.models.training import CellResult, train_cell
+from movie_rating.models.training import CellResult, fold_rmse, train_cell
 from movie_rating.tuning.search import (
     Objective,
     Trial,
@@ -52,15 +53,43 @@ def select_candidates(cells: pd.DataFrame, tune: TuneParams) -> list[tuple[str, 
 
 
 @dataclass(frozen=True)
+class ScoredSettings:
+    """One family's hyper-parameters on a pipeline, scored on the search folds and, like a
+    train cell, on train's folds and test."""
+
+    hyperparameters: dict[str, Any]
+    search_predictions: list[np.ndarray]  # of the search folds' held-out parts
+    result: CellResult
+
+    @property
+    def cv_rmse(self) -> float:
+        return float(self.result.metrics["cv_rmse_mean"])
+
+
+@dataclass(frozen=True)
 class TunedCell:
     pipeline: str
     family: str
     method: str
-    hyperparameters: dict[str, Any]
     search_cv_rmse_untuned: float
     search_cv_rmse_tuned: float
     trials: list[Trial]
-    result: CellResult
+    search_targets: list[np.ndarray]  # the search folds' held-out targets
+    untuned: ScoredSettings  # params.yaml's settings: the grid's cell, rescored here
+    tuned: ScoredSettings
+
+    @property
+    def hyperparameters(self) -> dict[str, Any]:
+        return self.tuned.hyperparameters
+
+    @property
+    def result(self) -> CellResult:
+        return self.tuned.result
+
+    def best(self) -> ScoredSettings:
+        """The settings with the lower CV RMSE on train's folds (params.yaml's on a tie): the
+        same comparison the evaluate stage makes between the tuned and the untuned row."""
+        return min((self.untuned, self.tuned), key=lambda settings: settings.cv_rmse)
 
     def report(self) -> dict[str, Any]:
         return {
@@ -101,14 +130,27 @@ def tune_cell(
         logger.info("optuna study %s", name)
     trials = search(objective, tune, study)
     best = best_trial(trials)
-    hyperparameters = {**base_hyperparameters, **best.params}
+
+    def scored(candidate: dict[str, Any]) -> ScoredSettings:
+        hyperparameters = {**base_hyperparameters, **candidate}
+        model = build_model(family, hyperparameters, seed)
+        return ScoredSettings(
+            hyperparameters=hyperparameters,
+            search_predictions=objective.fold_predictions(candidate),
+            result=train_cell(model, matrices, test, n_jobs),
+        )
+
+    untuned = scored({})
     return TunedCell(
         pipeline=pipeline,
         family=family,
         method=tune.method,
-        hyperparameters=hyperparameters,
-        search_cv_rmse_untuned=round(objective.cv_rmse({}), 6),
+        search_cv_rmse_untuned=round(
+            float(np.mean(fold_rmse(folds, untuned.search_predictions))), 6
+        ),
         search_cv_rmse_tuned=best.cv_rmse or float("nan"),
         trials=trials,
-        result=train_cell(build_model(family, hyperparameters, seed), matrices, test, n_jobs),
+        search_targets=[fold.y_valid for fold in folds],
+        untuned=untuned,
+        tuned=scored(best.params),
     )

@@ -172,7 +172,7 @@ def test_tiny_pipeline_batch_path_equals_pipeline_predict():
     np.testing.assert_allclose(batch(rows), pipeline.predict(rows), rtol=0, atol=1e-9)
 
 
-@pytest.fixture(scope="module", params=["lightgbm", "xgboost"])
+@pytest.fixture(scope="module", params=["lightgbm", "xgboost", "blend"])
 def stacked(request: pytest.FixtureRequest, repo_params: dict[str, Any]) -> Pipeline:
     return fit_tiny_stacked(repo_params["featurize"], request.param)
 

@@ -79,6 +79,14 @@ SMALL_BOOSTERS: dict[str, dict[str, Any]] = {
     "lightgbm": {"n_estimators": 40, "num_leaves": 7, "min_child_samples": 5},
     "xgboost": {"n_estimators": 30, "max_depth": 3},
 }
+# the tune stage's blend of the two, with a ridge in each LightGBM leaf as params.yaml has it
+SMALL_BOOSTERS["blend"] = {
+    "members": {
+        "lightgbm": SMALL_BOOSTERS["lightgbm"] | {"linear_tree": True, "linear_lambda": 1.0},
+        "xgboost": SMALL_BOOSTERS["xgboost"],
+    },
+    "weights": {"lightgbm": 0.7, "xgboost": 0.3},
+}
 
 
 def fit_tiny_stacked(featurize: dict[str, Any], family: str) -> Pipeline:
