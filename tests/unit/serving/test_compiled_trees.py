@@ -1,9 +1,12 @@
 """Compiled LightGBM forests must equal `Booster.predict` bit for bit, or not exist."""
 
 import logging
+import math
+import re
 import sys
 from typing import Any
 
+import lightgbm as lgb
 import numpy as np
 import pytest
 from lightgbm import LGBMRegressor
@@ -35,8 +38,8 @@ def synthetic(n: int = 600, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def fit(**params: Any) -> LGBMRegressor:
-    X, y = synthetic()
+def fit(data: tuple[np.ndarray, np.ndarray] | None = None, **params: Any) -> LGBMRegressor:
+    X, y = synthetic() if data is None else data
     # One thread: OpenMP's spinning threads made this 20x slower on a busy 2-core machine.
     settings = {"n_estimators": 60, "num_leaves": 15, "min_child_samples": 5, "n_jobs": 1}
     settings["verbose"] = -1
@@ -161,3 +164,177 @@ def test_thread_pools_are_remade_after_a_fork(monkeypatch):
     monkeypatch.setattr(compiled_trees.os, "getpid", lambda: -1)  # as in a forked child
     assert pool.map(abs, [-3]) == [3]
     assert pool._pool is not first
+
+
+def leaves(dump: dict[str, Any]) -> list[dict[str, Any]]:
+    nodes = [tree["tree_structure"] for tree in dump["tree_info"]]
+    found = []
+    while nodes:
+        node = nodes.pop()
+        nodes += [node[side] for side in ("left_child", "right_child") if side in node]
+        found += [] if "split_index" in node else [node]
+    return found
+
+
+def with_infinities(X: np.ndarray) -> np.ndarray:
+    """The rows, and copies with +-inf in features the leaves multiply (an inf times a 0.0
+    coefficient is NaN, an inf minus an inf too)."""
+    infinite = X[:100].copy()
+    infinite[::3, 2] = np.inf
+    infinite[1::3, 3] = -np.inf
+    infinite[2::3, 4] = np.inf
+    return np.vstack([X, infinite])
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"linear_lambda": 10.0},
+        {"use_missing": False},
+        {"n_estimators": 5, "num_leaves": 3},
+        {"n_estimators": 30, "num_leaves": 40, "min_child_samples": 3},
+    ],
+    ids=["default", "linear_lambda", "no_missing", "small", "wide"],
+)
+def test_linear_trees_equal_booster_predict(params: dict[str, Any]):
+    # (no missing type Zero: LightGBM refuses zero_as_missing with linear trees)
+    booster = fit(linear_tree=True, **params).booster_
+    assert any(leaf["leaf_features"] for leaf in leaves(booster.dump_model()))
+    forest = compile_lightgbm(booster, threads=2)
+    assert forest is not None
+    X = with_infinities(rows_to_score(booster))
+    expected = booster.predict(X, num_threads=1)
+    assert np.array_equal(forest.predict(X), expected, equal_nan=True)
+    assert np.array_equal(forest.predict(X, threads=1), expected, equal_nan=True)
+
+
+def with_term(model: str, feature: int, coefficient: float) -> str:
+    """The model text with a last term, `coefficient` times `feature`, in every linear leaf."""
+    # without the trees' sizes in bytes (now wrong), LightGBM reads the trees one by one
+    lines = [line for line in model.splitlines() if not line.startswith("tree_sizes=")]
+    for i, line in enumerate(lines):
+        if not line.startswith("num_features="):
+            continue
+        assert lines[i + 1].startswith("leaf_features=")
+        assert lines[i + 2].startswith("leaf_coeff=")
+        counts = [int(count) for count in line.removeprefix("num_features=").split()]
+        features = lines[i + 1].removeprefix("leaf_features=").split()
+        coefficients = lines[i + 2].removeprefix("leaf_coeff=").split()
+        bounds = list(zip(np.cumsum([0, *counts[:-1]]), np.cumsum(counts), strict=True))
+        lines[i] = "num_features=" + " ".join(str(count + 1) for count in counts)
+        # LightGBM's layout: each value followed by a space, and one more after each leaf
+        lines[i + 1] = "leaf_features=" + "".join(
+            " ".join([*features[start:end], str(feature)]) + "  " for start, end in bounds
+        )
+        lines[i + 2] = "leaf_coeff=" + "".join(
+            " ".join([*coefficients[start:end], repr(coefficient)]) + "  " for start, end in bounds
+        )
+    return "\n".join(lines) + "\n"
+
+
+def test_linear_terms_on_features_no_split_uses():
+    # LightGBM's leaves multiply the features split on above them, but a model text may hold
+    # any: here a constant column no split can use, and the column with NaNs, in every leaf
+    X, y = synthetic()
+    X = np.column_stack([X, np.zeros(len(X))])
+    model = fit((X, y), linear_tree=True, n_estimators=20, num_leaves=7)
+    text = with_term(model.booster_.model_to_string(), 6, 0.3759217)
+    booster = lgb.Booster(model_str=with_term(text, 5, -0.0291537))
+    assert all(leaf["leaf_features"][-2:] == [6, 5] for leaf in leaves(booster.dump_model()))
+    forest = compile_lightgbm(booster)
+    assert forest is not None
+    rows, _ = synthetic(n=400, seed=2)
+    unused = np.random.default_rng(4).normal(size=len(rows))
+    unused[::9], unused[1::9], unused[2::9] = np.nan, 1e-36, np.inf
+    X = np.vstack([np.column_stack([rows, unused]), probe_matrix(booster, rows=200, seed=5)])
+    expected = booster.predict(X, num_threads=1)
+    assert np.array_equal(forest.predict(X), expected, equal_nan=True)
+
+
+def test_thresholds_the_dump_clamps_are_read_from_the_model_text():
+    # A split that sends only NaN right has threshold inf, which `dump_model` writes as 1e300;
+    # LightGBM sends a value above 1e300 left.
+    X, y = synthetic()
+    booster = fit((X, y + 3 * np.isnan(X[:, 5])), linear_tree=True).booster_
+    exact = compiled_trees._exact_thresholds(booster, booster.dump_model()["tree_info"])
+    assert math.inf in {t for thresholds in exact.values() for t in thresholds}
+    forest = compile_lightgbm(booster)
+    assert forest is not None
+    X = rows_to_score(booster)
+    X[::2, 5] = np.resize([1e301, sys.float_info.max, np.inf, -1e301], len(X[::2]))
+    expected = booster.predict(X, num_threads=1)
+    assert np.array_equal(forest.predict(X), expected, equal_nan=True)
+
+
+def test_probe_rows_make_linear_leaves_sum_and_fall_back():
+    # Each linear leaf should meet rows where the features it multiplies are all finite (its
+    # sum) and rows where one is NaN (its plain value); among 40 features, the NaNs and infs
+    # drawn with the thresholds alone reached half the leaves' few.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1000, 40))
+    X[rng.random(X.shape) < 0.1] = np.nan
+    y = np.nan_to_num(X[:, :8]) @ rng.normal(size=8) + rng.normal(size=len(X))
+    booster = fit((X, y), linear_tree=True, n_estimators=30).booster_
+    dump = booster.dump_model()
+    probes = probe_matrix(booster, dump=dump)
+    reached = booster.predict(probes, pred_leaf=True, num_threads=1)
+    linear, summed, fell_back = 0, 0, 0
+    for t, tree in enumerate(dump["tree_info"]):
+        for leaf in leaves({"tree_info": [tree]}):
+            if leaf["leaf_features"]:
+                rows = reached[:, t] == leaf["leaf_index"]
+                values = probes[rows][:, leaf["leaf_features"]]
+                linear += 1
+                summed += bool(np.isfinite(values).all(axis=1).any())
+                fell_back += bool(np.isnan(values).any(axis=1).any())
+    assert linear > 300
+    assert summed == linear
+    assert fell_back >= 0.8 * linear  # (no NaN reaches some: the splits above send it away)
+
+
+@pytest.fixture(scope="module")
+def linear_booster() -> Any:
+    return fit(linear_tree=True).booster_
+
+
+@pytest.mark.parametrize("wrong", ["coefficients", "fallback values"])
+def test_a_linear_leaf_one_bit_off_is_refused(
+    wrong: str, linear_booster: Any, monkeypatch, caplog: pytest.LogCaptureFixture
+):
+    # every linear leaf's coefficients, or the value it gives when a feature is NaN, one double
+    # up: the probe rows that sum the terms, or that make them NaN, see it
+    dump = linear_booster.dump_model()
+    for leaf in leaves(dump):
+        if not leaf["leaf_features"]:
+            continue
+        if wrong == "coefficients":
+            leaf["leaf_coeff"] = [math.nextafter(c, math.inf) for c in leaf["leaf_coeff"]]
+        else:
+            leaf["leaf_value"] = math.nextafter(leaf["leaf_value"], math.inf)
+    monkeypatch.setattr(linear_booster, "dump_model", lambda: dump)
+    with caplog.at_level(logging.WARNING):
+        assert compile_lightgbm(linear_booster) is None
+    assert "differ from LightGBM" in caplog.text
+
+
+def test_a_fused_multiply_add_is_refused(
+    linear_booster: Any, monkeypatch, caplog: pytest.LogCaptureFixture
+):
+    # a product added without its own rounding (what a contracted fmul and fadd become on an
+    # FMA host) differs in the last bits: the probe rows' sums see it
+    write = CompiledForest._module
+    fused: list[int] = []
+
+    def fusing(self: CompiledForest, trees: list[dict[str, Any]], pointer: str) -> str:
+        product = r"  (%\S+) = fmul double (\S+), (\S+)\n  (%\S+) = fadd double (\S+), \1\n"
+        fma = r"  \4 = call double @llvm.fma.f64(double \2, double \3, double \5)\n"
+        text, count = re.subn(product, fma, write(self, trees, pointer))
+        fused.append(count)
+        return "declare double @llvm.fma.f64(double, double, double)\n" + text
+
+    monkeypatch.setattr(CompiledForest, "_module", fusing)
+    with caplog.at_level(logging.WARNING):
+        assert compile_lightgbm(linear_booster) is None
+    assert fused and fused[0] > 0
+    assert "differ from LightGBM" in caplog.text
