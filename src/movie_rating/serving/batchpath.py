@@ -1095,7 +1095,9 @@ _FRAME_STEPS: Final[dict[type, Callable[[Any], FrameStep]]] = {
 }
 
 
-def _model_predict(model: Any, cores: int) -> tuple[Callable[[Any, int], np.ndarray], bool]:
+def _model_predict(
+    model: Any, cores: int, sparse_output: bool
+) -> tuple[Callable[[Any, int], np.ndarray], bool]:
     """The model's predictions for the encoded batch with up to a given number of threads,
     and whether it takes a dense array.
 
@@ -1108,8 +1110,9 @@ def _model_predict(model: Any, cores: int) -> tuple[Callable[[Any, int], np.ndar
     so the dense rows give the CSR rows' predictions, without building the CSR matrix.
     Prediction-time settings among the estimator's parameters would be passed by `predict` and
     not here: such a model does not compile. Other models: their own `predict`, on what the
-    ColumnTransformer would give them
-    (XGBoost reads a CSR matrix's missing entries as missing, not 0.0).
+    ColumnTransformer would give them (`sparse_output`: a CSR matrix), as XGBoost reads a CSR
+    matrix's missing entries as missing, not 0.0. A blend (`VotingRegressor`): its members'
+    predictions, each on the encoding it takes, averaged as `VotingRegressor.predict` does.
     """
     if type(model) is LGBMRegressor:
         if any("pred" in name for name in model.get_params()):
@@ -1125,13 +1128,17 @@ def _model_predict(model: Any, cores: int) -> tuple[Callable[[Any, int], np.ndar
 
         return lightgbm, True
     if type(model) is VotingRegressor:  # a blend: each member its own way, then the average
-        members = [_model_predict(member, cores) for member in model.estimators_]
+        members = [_model_predict(member, cores, sparse_output) for member in model.estimators_]
         weights = model.weights
 
         def blend(X: Any, threads: int) -> np.ndarray:
-            return average_members([np.ravel(m(X, threads)) for m, _ in members], weights)
+            # a member that needs the ColumnTransformer's CSR matrix gets it from the dense
+            # array the others take (as the one-row path does: checked at load)
+            as_csr = sp.csr_matrix(X) if sparse_output and not sp.issparse(X) else X
+            predicted = [m(X if dense else as_csr, threads) for m, dense in members]
+            return average_members([np.ravel(p) for p in predicted], weights)
 
-        return blend, all(dense for _, dense in members)
+        return blend, any(dense for _, dense in members)
     return (lambda X, _: np.asarray(model.predict(X))), False
 
 
@@ -1152,8 +1159,8 @@ def _build(pipeline: Pipeline) -> BatchPredictor:
         raise NotCompilable("a step has a set_output configuration")
     frame_steps = [_FRAME_STEPS[type(s)](s) for s in transforms[:-1]]
     cores = _cores()
-    predict, dense = _model_predict(model, cores)
     encoder = transforms[-1]
+    predict, dense = _model_predict(model, cores, bool(encoder.sparse_output_))
     encode = _encode(encoder, dense and len(encoder.get_feature_names_out()) <= _DENSE_WIDTH)
 
     def run_part(frame: pd.DataFrame, threads: int) -> np.ndarray:
