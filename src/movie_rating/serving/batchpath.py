@@ -92,7 +92,7 @@ from movie_rating.features.transformers import (
     YearBinning,
 )
 from movie_rating.models.families import average_members
-from movie_rating.serving.compiled_trees import ThreadPool, compile_lightgbm
+from movie_rating.serving.compiled_trees import compile_lightgbm
 from movie_rating.serving.fastpath import (
     _TFIDF_TYPES,
     TOLERANCE,
@@ -103,6 +103,7 @@ from movie_rating.serving.fastpath import (
     check_one_hot_encoder,
     probe_rows,
 )
+from movie_rating.serving.threads import ThreadPool
 
 logger = logging.getLogger(__name__)
 

@@ -52,18 +52,17 @@ the check) where the same trees without their terms took ~4 s.
 import ctypes
 import logging
 import math
-import os
 import struct
 import time
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import numpy as np
 
+from movie_rating.serving.threads import ThreadPool
+
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
 
 # LightGBM's kZeroThreshold: its dense reader treats |x| <= this as an absent (zero) value.
 # It is the float 1e-35f (1.0000000180025095e-35 as a double), not the double 1e-35.
@@ -82,22 +81,6 @@ _ROWS_PER_CHUNK: Final = 256
 _IDENTITY_OBJECTIVES: Final = frozenset(
     {"regression", "regression_l1", "huber", "fair", "quantile", "mape"}
 )
-
-
-class ThreadPool:
-    """A thread pool made on first use in each process: a pool's threads do not survive a
-    fork, and a forked copy of a started pool would wait on them forever."""
-
-    def __init__(self, workers: int, name: str) -> None:
-        self.workers, self.name = workers, name
-        self._pid: int | None = None
-        self._pool: ThreadPoolExecutor | None = None
-
-    def map(self, function: Callable[..., T], *iterables: Iterable[Any]) -> list[T]:
-        if self._pool is None or self._pid != os.getpid():
-            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix=self.name)
-            self._pid = os.getpid()
-        return list(self._pool.map(function, *iterables))
 
 
 class NotCompilable(ValueError):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from lightgbm import LGBMRegressor
 
-from movie_rating.serving import batchpath, compiled_trees
+from movie_rating.serving import batchpath, compiled_trees, threads
 from movie_rating.serving.compiled_trees import (
     CompiledForest,
     NotCompilable,
@@ -133,7 +133,7 @@ def test_without_llvmlite_lightgbm_predicts(monkeypatch, caplog: pytest.LogCaptu
     model = fit()
     with caplog.at_level(logging.WARNING):
         assert compile_lightgbm(model.booster_) is None
-        predict, dense = batchpath._model_predict(model, cores=2)
+        predict, dense = batchpath._model_predict(model, cores=2, sparse_output=False)
     assert "llvmlite is not installed" in caplog.text
     assert dense
     X = rows_to_score(model.booster_)
@@ -150,7 +150,7 @@ def test_batch_path_compiles_lightgbm(monkeypatch):
         return forest
 
     monkeypatch.setattr(batchpath, "compile_lightgbm", spy)
-    predict, dense = batchpath._model_predict(model, cores=2)
+    predict, dense = batchpath._model_predict(model, cores=2, sparse_output=False)
     assert dense
     assert len(compiled) == 1
     X = rows_to_score(model.booster_)
@@ -158,10 +158,10 @@ def test_batch_path_compiles_lightgbm(monkeypatch):
 
 
 def test_thread_pools_are_remade_after_a_fork(monkeypatch):
-    pool = compiled_trees.ThreadPool(2, "test")
+    pool = threads.ThreadPool(2, "test")
     assert pool.map(abs, [-1, -2]) == [1, 2]
     first = pool._pool
-    monkeypatch.setattr(compiled_trees.os, "getpid", lambda: -1)  # as in a forked child
+    monkeypatch.setattr(threads.os, "getpid", lambda: -1)  # as in a forked child
     assert pool.map(abs, [-3]) == [3]
     assert pool._pool is not first
 
