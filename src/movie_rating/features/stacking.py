@@ -121,7 +121,7 @@ class OutOfFoldRegressor(TransformerMixin, BaseEstimator):
         return np.asarray([self.feature_name], dtype=object)
 
 
-def _count_non_blank(parts: list[str]) -> int:
+def count_non_blank(parts: list[str]) -> int:
     return sum(bool(part.strip()) for part in parts)
 
 
@@ -178,7 +178,7 @@ class ReleaseContextFeatures(TransformerMixin, BaseEstimator):
         weekday = dates.dt.day_of_week.to_numpy()
         one_hot = (weekday[:, None] == np.arange(len(WEEKDAYS))[None, :]).astype(np.float64)
         genres = X[self.genre_column].fillna("").astype(str).str.split(self.separator)
-        n_genres = genres.map(_count_non_blank)
+        n_genres = genres.map(count_non_blank)
         title = X[self.title_column].fillna("").astype(str)
         has_number = title.str.contains(r"\d", regex=True)
         # Python's own str methods, not pandas' vectorised ones, so the serving fast path
@@ -202,12 +202,12 @@ class ReleaseContextFeatures(TransformerMixin, BaseEstimator):
         return np.asarray(names, dtype=object)
 
 
-_TITLE_WORD = re.compile(r"(?u)\b\w\w+\b")
+TITLE_WORD = re.compile(r"(?u)\b\w\w+\b")
 
 
 def title_prefix(title: str, n_words: int) -> str:
     """The first `n_words` words of a lower-cased title ("" for none): a franchise key."""
-    return " ".join(_TITLE_WORD.findall(title.lower())[:n_words])
+    return " ".join(TITLE_WORD.findall(title.lower())[:n_words])
 
 
 class TitlePrefixes(TransformerMixin, BaseEstimator):

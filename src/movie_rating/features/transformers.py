@@ -350,7 +350,8 @@ class GenreMultiLabelEncoder(TransformerMixin, BaseEstimator):
         self.separator = separator
         self.min_count = min_count
 
-    def _split(self, X: Any) -> list[list[str]]:
+    def split_genres(self, X: Any) -> list[list[str]]:
+        """Each row's genres, as `fit` and `transform` read them (stripped, blanks dropped)."""
         values = single_column(X, type(self).__name__)
         return [
             [g.strip() for g in str(text).split(self.separator) if g.strip()]
@@ -358,7 +359,7 @@ class GenreMultiLabelEncoder(TransformerMixin, BaseEstimator):
         ]
 
     def fit(self, X: Any, y: Any = None) -> Self:
-        counts = Counter(genre for genres in self._split(X) for genre in genres)
+        counts = Counter(genre for genres in self.split_genres(X) for genre in genres)
         self.genres_ = sorted(genre for genre, n in counts.items() if n >= self.min_count)
         self.n_features_in_ = 1
         return self
@@ -367,7 +368,7 @@ class GenreMultiLabelEncoder(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         index = {genre: position for position, genre in enumerate(self.genres_)}
         rows, cols = [], []
-        for row, genres in enumerate(self._split(X)):
+        for row, genres in enumerate(self.split_genres(X)):
             for column in sorted({index[g] for g in genres if g in index}):
                 rows.append(row)
                 cols.append(column)

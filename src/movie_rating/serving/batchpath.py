@@ -72,12 +72,12 @@ from sklearn.utils import check_array
 
 from movie_rating.data.schema import INPUT_FEATURES
 from movie_rating.features.stacking import (
-    _TITLE_WORD,
+    TITLE_WORD,
     WEEKDAYS,
     OutOfFoldRegressor,
     ReleaseContextFeatures,
     TitlePrefixes,
-    _count_non_blank,
+    count_non_blank,
     is_non_ascii,
 )
 from movie_rating.features.transformers import (
@@ -94,13 +94,13 @@ from movie_rating.features.transformers import (
 from movie_rating.models.families import average_members
 from movie_rating.serving.compiled_trees import compile_lightgbm
 from movie_rating.serving.fastpath import (
-    _TFIDF_TYPES,
+    TFIDF_TYPES,
     TOLERANCE,
     NotCompilable,
-    _default_output,
-    _flatten,
-    _is_passthrough,
     check_one_hot_encoder,
+    default_output,
+    flatten_steps,
+    is_passthrough,
     probe_rows,
 )
 from movie_rating.serving.threads import ThreadPool
@@ -518,7 +518,7 @@ class _WordCounter:
 
     @staticmethod
     def _check_settings(vectorizer: Any) -> None:
-        if type(vectorizer) not in _TFIDF_TYPES or not _default_output(vectorizer):
+        if type(vectorizer) not in TFIDF_TYPES or not default_output(vectorizer):
             raise NotCompilable(f"text vectorizer {type(vectorizer).__name__}")
         if (
             vectorizer.input != "content"
@@ -530,8 +530,6 @@ class _WordCounter:
             or not 1 <= vectorizer.ngram_range[0] <= vectorizer.ngram_range[1] <= _MAX_NGRAM
         ):
             raise NotCompilable("text vectorizer settings")
-        if type(getattr(vectorizer, "_tfidf", None)) is not TfidfTransformer:
-            raise NotCompilable("text vectorizer without a fitted TfidfTransformer")
 
     def __call__(self, docs: list[str], coded: Coded | None = None) -> sp.csr_array:
         """The count matrix `_count_vocab` returns for `docs` (`binary` applied as `transform`
@@ -640,11 +638,27 @@ def _mix(columns: Sequence[np.ndarray]) -> np.ndarray:
 TextEncoder = Callable[[list[str], Coded | None], Any]
 
 
+def _weighting(vectorizer: Any) -> TfidfTransformer:
+    """The TF-IDF weighting a fitted vectorizer applies to its counts, rebuilt from its public
+    settings and `idf_` (`TfidfVectorizer.transform` is `TfidfTransformer.transform` of the
+    count matrix)."""
+    weighting = TfidfTransformer(
+        norm=vectorizer.norm,
+        use_idf=vectorizer.use_idf,
+        smooth_idf=vectorizer.smooth_idf,
+        sublinear_tf=vectorizer.sublinear_tf,
+    )
+    weighting.n_features_in_ = len(vectorizer.vocabulary_)
+    if vectorizer.use_idf:
+        weighting.idf_ = vectorizer.idf_
+    return weighting
+
+
 def _tfidf(vectorizer: Any) -> TextEncoder:
     """`vectorizer.transform(docs)`: the vectorised counts through the vectorizer's own fitted
     TfidfTransformer, or the vectorizer itself for settings `_WordCounter` does not know (a
     TF-IDF vectorizer reads a list of documents as it reads the column)."""
-    if type(vectorizer) not in _TFIDF_TYPES:
+    if type(vectorizer) not in TFIDF_TYPES:
         raise NotCompilable(f"text encoder {type(vectorizer).__name__}")
     try:
         count = _WordCounter(vectorizer)
@@ -655,7 +669,7 @@ def _tfidf(vectorizer: Any) -> TextEncoder:
             return vectorizer.transform(docs)
 
         return transform
-    weigh = vectorizer._tfidf.transform
+    weigh = _weighting(vectorizer).transform
 
     def encode(docs: list[str], coded: Coded | None = None) -> Any:
         return weigh(count(docs, coded), copy=False)
@@ -717,7 +731,7 @@ def _union(encoder: Any) -> TextEncoder:
     """`FeatureUnion.transform` of text vectorizers (or one vectorizer) on documents."""
     if type(encoder) is not FeatureUnion:
         return _tfidf(encoder)
-    if encoder.transformer_weights or not _default_output(encoder):
+    if encoder.transformer_weights or not default_output(encoder):
         raise NotCompilable("feature union with weights or set_output")
     parts = [_tfidf(part) for _, part in encoder.transformer_list if part not in ("drop", None)]
     if not parts:
@@ -786,7 +800,7 @@ def _release_context_block(step: ReleaseContextFeatures, columns: list[str]) -> 
         one_hot = (weekday[:, None] == np.arange(len(WEEKDAYS))[None, :]).astype(np.float64)
         genres = _text(state[step.genre_column])
         codes, distinct = pd.factorize(genres)
-        per_distinct = pd.Series(distinct).str.split(step.separator).map(_count_non_blank)
+        per_distinct = pd.Series(distinct).str.split(step.separator).map(count_non_blank)
         n_genres = per_distinct.to_numpy(dtype=np.float64)[codes]
         # Per title: `str.contains(r"\d")`, `is_non_ascii`, `":" in text`; per overview:
         # `text.count(".")` (one-character patterns: a count of code points), all read off the
@@ -823,12 +837,12 @@ def _title_prefix_block(step: Pipeline, column: str) -> Block:
     """
     if [type(s) for _, s in step.steps] != [TitlePrefixes, TargetEncoder]:
         raise NotCompilable("title prefix block")
-    if not _default_output(step):
+    if not default_output(step):
         raise NotCompilable("title prefix block with set_output")
     prefixes, encoder = step[0], step[1]
-    if _TITLE_WORD.pattern != _DEFAULT_TOKEN_PATTERN or _TITLE_WORD.flags != re.UNICODE:
+    if TITLE_WORD.pattern != _DEFAULT_TOKEN_PATTERN or TITLE_WORD.flags != re.UNICODE:
         raise NotCompilable("title prefix tokens")
-    if encoder.target_type_ != "continuous" or not all(map(_default_output, (prefixes, encoder))):
+    if encoder.target_type_ != "continuous" or not all(map(default_output, (prefixes, encoder))):
         raise NotCompilable("target encoder settings")
     counts = [int(n) for n in prefixes.word_counts]
     if len(encoder.categories_) != len(counts) or len(encoder.encodings_) != len(counts):
@@ -908,7 +922,7 @@ def _genre_block(step: GenreMultiLabelEncoder, column: str) -> Block:
     def run(state: State) -> np.ndarray:
         # `fillna("")` then `str(text)` in `_split`: the same strings as `_text`
         codes, distinct = pd.factorize(_text(state[column]))
-        parsed = step._split(pd.Series(distinct, dtype=object))
+        parsed = step.split_genres(pd.Series(distinct, dtype=object))
         known = [[index[g] for g in genres if g in index] for genres in parsed]
         rows = np.zeros((len(parsed), width), dtype=np.float64)
         lengths = np.fromiter(map(len, known), dtype=np.int64, count=len(known))
@@ -923,7 +937,7 @@ def _one_hot_block(step: CategoricalOneHotEncoder, columns: list[str]) -> Block:
     """`OneHotEncoder.transform` with handle_unknown="ignore": 1.0 at each known category."""
     check_one_hot_encoder(step)
     encoder = step.encoder_
-    if not _default_output(encoder) or np.dtype(encoder.dtype) != np.float64:
+    if not default_output(encoder) or np.dtype(encoder.dtype) != np.float64:
         raise NotCompilable("one-hot encoder output")
     if not all(isinstance(value, str) for cats in encoder.categories_ for value in cats):
         raise NotCompilable("one-hot encoder with non-text categories")
@@ -970,7 +984,7 @@ def _block(transformer: Any, columns: Any) -> tuple[Block, int]:
     if type(transformer) is CategoricalOneHotEncoder and isinstance(columns, list):
         width = sum(len(c) for c in transformer.encoder_.categories_)
         return _one_hot_block(transformer, columns), width
-    if _is_passthrough(transformer) and isinstance(columns, list):
+    if is_passthrough(transformer) and isinstance(columns, list):
         return _passthrough_block(columns), len(columns)
     raise NotCompilable(f"column block {type(transformer).__name__} on {columns!r}")
 
@@ -978,7 +992,7 @@ def _block(transformer: Any, columns: Any) -> tuple[Block, int]:
 def _encode(step: ColumnTransformer, dense: bool) -> Callable[[State], Any]:
     """`ColumnTransformer.transform`: each block's output, stacked as `_hstack` stacks them,
     or (`dense`) the same values written into one dense float64 array."""
-    if step.transformer_weights or not _default_output(step):
+    if step.transformer_weights or not default_output(step):
         raise NotCompilable("column transformer with weights or set_output")
     blocks: list[tuple[int, int, Block]] = []
     width = 0
@@ -1151,12 +1165,12 @@ def _cores() -> int:
 
 
 def _build(pipeline: Pipeline) -> BatchPredictor:
-    *transforms, model = _flatten(pipeline)
+    *transforms, model = flatten_steps(pipeline)
     if not transforms or type(transforms[-1]) is not ColumnTransformer:
         raise NotCompilable("the last feature step is not a ColumnTransformer")
     if step_types := [type(s) for s in transforms[:-1] if type(s) not in _FRAME_STEPS]:
         raise NotCompilable(f"unknown step types {step_types}")
-    if not all(_default_output(step) for step in transforms):
+    if not all(default_output(step) for step in transforms):
         raise NotCompilable("a step has a set_output configuration")
     frame_steps = [_FRAME_STEPS[type(s)](s) for s in transforms[:-1]]
     cores = _cores()

@@ -76,7 +76,7 @@ _NON_ASCII_DIGIT = re.compile(r"[^\D0-9]")
 _ASCII_DIGIT = re.compile(r"[0-9]")
 # The vectorizer classes whose transform `_tfidf` reproduces; subclasses must be listed, since
 # one may override transform.
-_TFIDF_TYPES: Final = (TfidfVectorizer, StableTfidfVectorizer)
+TFIDF_TYPES: Final = (TfidfVectorizer, StableTfidfVectorizer)
 
 
 class NotCanonical(Exception):
@@ -171,7 +171,7 @@ def _tfidf(vectorizer: Any) -> TextEncoder:
     sublinear; times the IDF; divided by the square root of the sum of squares, summed in
     column order. Each is exact IEEE arithmetic, so the values are the same bits.
     """
-    if type(vectorizer) not in _TFIDF_TYPES or not _default_output(vectorizer):
+    if type(vectorizer) not in TFIDF_TYPES or not default_output(vectorizer):
         raise NotCompilable(f"text vectorizer {type(vectorizer).__name__}")
     if (
         vectorizer.input != "content"
@@ -223,7 +223,7 @@ def _stacked_text_block(step: OutOfFoldRegressor, column: str) -> Block:
     if encoder is None:
         raise NotCompilable("stacked regressor without a text encoder")
     if type(encoder) is FeatureUnion:
-        if encoder.transformer_weights or not _default_output(encoder):
+        if encoder.transformer_weights or not default_output(encoder):
             raise NotCompilable("feature union with weights or set_output")
         vectorizers = [vectorizer for _, vectorizer in encoder.transformer_list]
     else:
@@ -286,7 +286,7 @@ def _title_prefix_block(step: Pipeline, column: str) -> Block:
     if [type(s) for _, s in step.steps] != [TitlePrefixes, TargetEncoder]:
         raise NotCompilable("title prefix block")
     prefixes, encoder = step[0], step[1]
-    if encoder.target_type_ != "continuous" or not _default_output(encoder):
+    if encoder.target_type_ != "continuous" or not default_output(encoder):
         raise NotCompilable("target encoder settings")
     counts = list(prefixes.word_counts)
     lookups = [
@@ -353,18 +353,18 @@ def _passthrough_block(columns: list[str]) -> Block:
     return lambda row: (positions, [float(row[column]) for column in columns])
 
 
-def _is_passthrough(transformer: Any) -> bool:
+def is_passthrough(transformer: Any) -> bool:
     """ "passthrough", or the identity FunctionTransformer a fitted ColumnTransformer puts there."""
     if isinstance(transformer, str):
         return transformer == "passthrough"
     return (
         type(transformer) is FunctionTransformer
         and transformer.func is None
-        and _default_output(transformer)
+        and default_output(transformer)
     )
 
 
-def _default_output(estimator: Any) -> bool:
+def default_output(estimator: Any) -> bool:
     """True unless `set_output` asked this estimator for pandas or polars output."""
     config = getattr(estimator, "_sklearn_output_config", {}) or {}
     return all(value == "default" for value in config.values())
@@ -384,7 +384,7 @@ def _block(transformer: Any, columns: Any) -> tuple[Block, int]:
     if type(transformer) is CategoricalOneHotEncoder and isinstance(columns, list):
         width = sum(len(c) for c in transformer.encoder_.categories_)
         return _one_hot_block(transformer, columns), width
-    if _is_passthrough(transformer) and isinstance(columns, list):
+    if is_passthrough(transformer) and isinstance(columns, list):
         return _passthrough_block(columns), len(columns)
     raise NotCompilable(f"column block {type(transformer).__name__} on {columns!r}")
 
@@ -470,20 +470,20 @@ def _model_predict(model: Any, sparse_input: bool) -> Callable[[np.ndarray], flo
     return lambda X: float(np.ravel(model.predict(X))[0])
 
 
-def _flatten(pipeline: Pipeline) -> list[Any]:
+def flatten_steps(pipeline: Pipeline) -> list[Any]:
     steps: list[Any] = []
     for _, step in pipeline.steps:
-        steps.extend(_flatten(step) if isinstance(step, Pipeline) else [step])
+        steps.extend(flatten_steps(step) if isinstance(step, Pipeline) else [step])
     return steps
 
 
 def _build(pipeline: Pipeline) -> RowPredictor:
-    *transforms, model = _flatten(pipeline)
+    *transforms, model = flatten_steps(pipeline)
     if not transforms or type(transforms[-1]) is not ColumnTransformer:
         raise NotCompilable("the last feature step is not a ColumnTransformer")
     if step_types := [type(s) for s in transforms[:-1] if type(s) not in _ROW_STEPS]:
         raise NotCompilable(f"unknown step types {step_types}")
-    if not all(_default_output(step) for step in transforms):
+    if not all(default_output(step) for step in transforms):
         raise NotCompilable("a step has a set_output configuration")
     row_steps = [_ROW_STEPS[type(s)](s) for s in transforms[:-1]]
     encode = _encode(transforms[-1])
@@ -512,7 +512,7 @@ def _vectorizers(transformer: Any) -> list[Any]:
 def probe_rows(pipeline: Pipeline, n: int = 24) -> pd.DataFrame:
     """Varied rows that reach every block: vocabulary terms (numbers among them), known and
     unknown genres and languages, dates across the year bins and weekdays, empty texts."""
-    steps = _flatten(pipeline)
+    steps = flatten_steps(pipeline)
     terms: list[str] = ["zzyzx", "the", "2"]
     titles: list[str] = ["Ünïcode: Title", "X"]
     genres: list[str] = ["Unknown Genre"]
