@@ -5,6 +5,7 @@ with a 2 x 2 grid (see dvc_sandbox.py). The tests share one sandbox and run in f
 the PR report test makes a second commit, the experiment tests build on whatever is HEAD.
 """
 
+import csv
 import json
 import re
 import sys
@@ -115,6 +116,32 @@ def test_exp_run_with_each_tuning_method(sandbox, method):
         assert report["metrics"]["cv_rmse_mean"] > 0
     assert sandbox.experiment_states()[f"tune-{method}"] == "done"
     sandbox.run("git", "checkout", "--", ".")
+    sandbox.dvc("checkout", "--force")
+
+
+def test_exp_run_with_a_blend_ranks_it_beside_its_members(sandbox):
+    sandbox.dvc(
+        "exp", "run", "-n", "blend",
+        "-S", "tune.top_families=2", "-S", "tune.blend={weight_step:0.1}",
+        # blend members share one pipeline, and each needs a search space (ridge has none yet)
+        "-S", f"featurize.pipelines=[{PIPELINES[0]}]",
+        "-S", "++tune.spaces.ridge={alpha:{type:float,low:0.1,high:100.0,log:true}}",
+    )  # fmt: skip
+    summary = json.loads((sandbox.root / "reports/tuning/summary.json").read_text("utf-8"))
+    assert {cell["family"] for cell in summary.values()} == {*FAMILIES, "blend"}, summary
+    blend_name = next(name for name, cell in summary.items() if cell["family"] == "blend")
+    report = json.loads((sandbox.root / f"reports/tuning/{blend_name}.json").read_text("utf-8"))
+    # every weighting of the two members was scored on the search folds; the kept one mixes both
+    assert len(report["search_cv_rmse"]) == 11, report["search_cv_rmse"]
+    weights = report["hyperparameters"]["weights"]
+    assert set(weights) == set(report["hyperparameters"]["members"]) == set(FAMILIES)
+    assert sum(weights.values()) == pytest.approx(1.0) and min(weights.values()) > 0
+    with (sandbox.root / "reports/model_comparison.csv").open(encoding="utf-8") as table:
+        ranked = {(row["pipeline"], row["family"]) for row in csv.DictReader(table)}
+    assert (report["pipeline"], "blend") in ranked, ranked
+    assert sandbox.experiment_states()["blend"] == "done"
+    sandbox.run("git", "checkout", "--", ".")
+    sandbox.run("git", "clean", "-fdq", "--", "reports", "metrics")  # the blend's own files
     sandbox.dvc("checkout", "--force")
 
 
