@@ -15,9 +15,9 @@ compiles a fitted pipeline into a column-at-a-time function over a whole DataFra
   characters, from a per-code-point table read off Python's own `re`; each token gets an exact
   word id (`_WordTable`), n-grams exact keys over word ids, and the count matrix is the one
   `_count_vocab` builds (same shape, dtype, sorted indices, counts). Everything after the
-  counts is scikit-learn's own code: the vectorizer's fitted `TfidfTransformer.transform`, the
-  FeatureUnion's `hstack`, the ridge's `predict`. The title-prefix target encoding reuses the
-  tokenizer: a prefix is the first tokens of the title.
+  counts is scikit-learn's own code: `TfidfTransformer.transform` with the vectorizer's
+  settings and `idf_`, the FeatureUnion's `hstack`, the ridge's `predict`. The title-prefix
+  target encoding reuses the tokenizer: a prefix is the first tokens of the title.
 * LightGBM scores the batch on a dense array with its trees compiled to native code
   (`compiled_trees`, bit-identical to the booster's `predict`), or with the booster itself if
   they do not compile; each row is summed by one thread, in tree order, so the thread count
@@ -655,8 +655,8 @@ def _weighting(vectorizer: Any) -> TfidfTransformer:
 
 
 def _tfidf(vectorizer: Any) -> TextEncoder:
-    """`vectorizer.transform(docs)`: the vectorised counts through the vectorizer's own fitted
-    TfidfTransformer, or the vectorizer itself for settings `_WordCounter` does not know (a
+    """`vectorizer.transform(docs)`: the vectorised counts through the vectorizer's weighting
+    (`_weighting`), or the vectorizer itself for settings `_WordCounter` does not know (a
     TF-IDF vectorizer reads a list of documents as it reads the column)."""
     if type(vectorizer) not in TFIDF_TYPES:
         raise NotCompilable(f"text encoder {type(vectorizer).__name__}")
