@@ -73,6 +73,13 @@ class Sandbox:
         self.run("git", "add", "-A")
         self.run("git", "commit", "-q", "-m", message)
 
+    def back_to_head(self) -> None:
+        """Drop an experiment's workspace: HEAD's params and committed outputs, no files of cells
+        HEAD does not have (they would show as changed outputs), HEAD's cached outputs."""
+        self.run("git", "checkout", "--", ".")
+        self.run("git", "clean", "-fdq", "--", "reports", "metrics")
+        self.dvc("checkout", "--force")
+
     def set_params(self, edit: Callable[[dict[str, Any]], None]) -> None:
         """Load params.yaml, let `edit` change it in place, write it back."""
         path = self.root / "params.yaml"

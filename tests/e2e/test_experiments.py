@@ -98,8 +98,7 @@ def test_exp_run_with_a_featurize_override_reruns_only_that_pipeline(sandbox, sh
     assert sandbox.experiment_states()["overview-100"] == "done"
     shared["single"] = "overview-100"
     # back to HEAD for the queue, so the grid varies one param against the committed baseline
-    sandbox.run("git", "checkout", "--", ".")
-    sandbox.dvc("checkout", "--force")
+    sandbox.back_to_head()
 
 
 @pytest.mark.parametrize("method", ["random", "grid", "optuna"])
@@ -115,8 +114,7 @@ def test_exp_run_with_each_tuning_method(sandbox, method):
         )
         assert report["metrics"]["cv_rmse_mean"] > 0
     assert sandbox.experiment_states()[f"tune-{method}"] == "done"
-    sandbox.run("git", "checkout", "--", ".")
-    sandbox.dvc("checkout", "--force")
+    sandbox.back_to_head()
 
 
 def test_exp_run_with_a_blend_ranks_it_beside_its_members(sandbox):
@@ -140,9 +138,7 @@ def test_exp_run_with_a_blend_ranks_it_beside_its_members(sandbox):
         ranked = {(row["pipeline"], row["family"]) for row in csv.DictReader(table)}
     assert (report["pipeline"], "blend") in ranked, ranked
     assert sandbox.experiment_states()["blend"] == "done"
-    sandbox.run("git", "checkout", "--", ".")
-    sandbox.run("git", "clean", "-fdq", "--", "reports", "metrics")  # the blend's own files
-    sandbox.dvc("checkout", "--force")
+    sandbox.back_to_head()
 
 
 def test_queued_grid_runs_every_experiment(sandbox, shared):
