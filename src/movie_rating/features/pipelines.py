@@ -7,9 +7,9 @@ in params.yaml; adding a version is one entry here and one block there.
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import KFold
@@ -18,8 +18,10 @@ from sklearn.preprocessing import TargetEncoder
 
 from movie_rating.data.schema import INPUT_FEATURES
 from movie_rating.features.stacking import (
+    RELEASE_KEYS,
     OutOfFoldRegressor,
     ReleaseContextFeatures,
+    ReleaseKeys,
     TitlePrefixes,
 )
 from movie_rating.features.transformers import (
@@ -106,9 +108,17 @@ class StackedFeatureParams(StrictParams):
     oof_folds: int = Field(ge=2)
     oof_seed: int
     title_prefix_words: list[int] = Field(default_factory=list)
+    release_keys: list[str] = Field(default_factory=list)
     genre_min_count: int = Field(ge=1)
     language_min_count: int = Field(ge=1)
     year_bin_edges: list[int] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _known_release_keys(self) -> Self:
+        unknown = sorted(set(self.release_keys) - set(RELEASE_KEYS))
+        if unknown:
+            raise ValueError(f"unknown release_keys {unknown}; known: {sorted(RELEASE_KEYS)}")
+        return self
 
 
 def _text_ridge(params: TextRidgeParams, folds: int, seed: int) -> OutOfFoldRegressor:
@@ -141,22 +151,18 @@ def _text_ridge(params: TextRidgeParams, folds: int, seed: int) -> OutOfFoldRegr
     )
 
 
-def _title_prefix_encoder(params: StackedFeatureParams) -> Pipeline:
-    """Out-of-fold mean rating of films whose title starts with the same words (franchises).
+def _target_encoded(keys: Any, params: StackedFeatureParams) -> Pipeline:
+    """Out-of-fold mean rating of the films sharing each category key that `keys` makes.
 
     scikit-learn's TargetEncoder cross-fits in `fit_transform`, like OutOfFoldRegressor."""
     folds = KFold(n_splits=params.oof_folds, shuffle=True, random_state=params.oof_seed)
-    return Pipeline(
-        [
-            ("prefixes", TitlePrefixes(word_counts=tuple(params.title_prefix_words))),
-            ("encode", TargetEncoder(target_type="continuous", cv=folds)),
-        ]
-    )
+    return Pipeline([("keys", keys), ("encode", TargetEncoder(target_type="continuous", cv=folds))])
 
 
 def build_stacked_features(params: StackedFeatureParams) -> Pipeline:
-    """Out-of-fold ridge predictions from a wide TF-IDF of each text field and an out-of-fold
-    target encoding of the title's first words, the same genre, language, period and numeric
+    """Out-of-fold ridge predictions from a wide TF-IDF of each text field, out-of-fold target
+    encodings of the title's first words and of the release year and language x decade, the
+    same genre, language, period and numeric
     features as v1-v4, plus release weekday, genre count and title and overview style, for a
     model stacked on top."""
     blocks: list[tuple[str, Any, Any]] = [
@@ -164,7 +170,14 @@ def build_stacked_features(params: StackedFeatureParams) -> Pipeline:
         ("title", _text_ridge(params.title, params.oof_folds, params.oof_seed), "title"),
     ]
     if params.title_prefix_words:
-        blocks.append(("title_prefix", _title_prefix_encoder(params), "title"))
+        # films whose title starts with the same words: franchises
+        prefixes = TitlePrefixes(word_counts=tuple(params.title_prefix_words))
+        blocks.append(("title_prefix", _target_encoded(prefixes, params), "title"))
+    if params.release_keys:
+        keys = ReleaseKeys(keys=tuple(params.release_keys))
+        blocks.append(
+            ("release", _target_encoded(keys, params), ["release_date", "original_language"])
+        )
     blocks += [
         ("context", ReleaseContextFeatures(), ["release_date", "genre", "title", "overview"]),
         ("genres", GenreMultiLabelEncoder(min_count=params.genre_min_count), "genre"),

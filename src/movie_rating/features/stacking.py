@@ -15,7 +15,7 @@ checked by the leakage test (a shuffled target gives a stacked CV R² of about 0
 """
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Self
 
 import numpy as np
@@ -248,3 +248,83 @@ class TitlePrefixes(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return np.asarray([f"title_first_{n}" for n in self.word_counts], dtype=object)
+
+
+def year_key(year: int | None, language: str) -> str:
+    """The release year ("" without a date)."""
+    return "" if year is None else str(year)
+
+
+def language_decade_key(year: int | None, language: str) -> str:
+    """The original language and the decade of release, e.g. "ja 1950s" ("ja ?" without a date)."""
+    return f"{language} ?" if year is None else f"{language} {year // 10 * 10}s"
+
+
+# Name in params.yaml -> key of a film's (release year or None, original language).
+RELEASE_KEYS: Mapping[str, Callable[[int | None, str], str]] = {
+    "year": year_key,
+    "language_decade": language_decade_key,
+}
+
+
+def release_years(dates: pd.Series) -> list[int | None]:
+    """The year of each ISO date; None where pandas cannot parse it (as the weekday's)."""
+    parsed = pd.to_datetime(dates, errors="coerce", format="%Y-%m-%d").dt.year
+    return [None if pd.isna(year) else int(year) for year in parsed]
+
+
+class ReleaseKeys(TransformerMixin, BaseEstimator):
+    """When and where a film came out, as category keys for a target encoder.
+
+    Which films of a year or of a language and decade made it into a list of popular films is
+    not random: old films that are still popular are mostly the classics, and a decade's
+    foreign-language films in an English-language catalogue are the ones that travelled. An
+    out-of-fold target encoding of the release year and of language x decade gives the
+    trees those means directly (5-fold CV RMSE -0.002 to -0.003 for both, over four model
+    seeds and two fold seeds). Stateless.
+
+    Parameters
+    ----------
+    keys : sequence of str
+        Names in `RELEASE_KEYS`; one output column ``release_<name>`` each.
+    date_column, language_column : str
+    """
+
+    def __init__(
+        self,
+        keys: Sequence[str] = ("year", "language_decade"),
+        date_column: str = "release_date",
+        language_column: str = "original_language",
+    ) -> None:
+        self.keys = keys
+        self.date_column = date_column
+        self.language_column = language_column
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> Self:
+        unknown = [key for key in self.keys if key not in RELEASE_KEYS]
+        if not self.keys or unknown:
+            raise ValueError(
+                f"keys must be a non-empty list of {sorted(RELEASE_KEYS)}, got {self.keys!r}"
+            )
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        years = release_years(X[self.date_column])
+        languages = X[self.language_column].fillna("").astype(str).tolist()
+        return pd.DataFrame(
+            {
+                f"release_{key}": [
+                    RELEASE_KEYS[key](year, language)
+                    for year, language in zip(years, languages, strict=True)
+                ]
+                for key in self.keys
+            },
+            dtype=object,
+        )
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        return np.asarray([f"release_{key}" for key in self.keys], dtype=object)

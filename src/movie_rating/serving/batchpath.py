@@ -72,10 +72,12 @@ from sklearn.utils import check_array
 
 from movie_rating.data.schema import INPUT_FEATURES
 from movie_rating.features.stacking import (
+    RELEASE_KEYS,
     TITLE_WORD,
     WEEKDAYS,
     OutOfFoldRegressor,
     ReleaseContextFeatures,
+    ReleaseKeys,
     TitlePrefixes,
     count_non_blank,
     is_non_ascii,
@@ -913,6 +915,46 @@ def _title_prefix_block(step: Pipeline, column: str) -> Block:
     return run
 
 
+def _release_keys_block(step: Pipeline, columns: list[str]) -> Block:
+    """`ReleaseKeys` then scikit-learn's `TargetEncoder.transform`: each key made by the same
+    `RELEASE_KEYS` function, once per distinct (year, language) pair of the batch, and its
+    fitted encoding; the target mean for a key never seen."""
+    if [type(s) for _, s in step.steps] != [ReleaseKeys, TargetEncoder]:
+        raise NotCompilable("release keys block")
+    keys, encoder = step[0], step[1]
+    if not {keys.date_column, keys.language_column} <= set(columns):
+        raise NotCompilable("release keys columns")
+    if encoder.target_type_ != "continuous" or not all(map(default_output, (step, keys, encoder))):
+        raise NotCompilable("target encoder settings")
+    makers = [RELEASE_KEYS[key] for key in keys.keys]
+    if len(encoder.categories_) != len(makers) or len(encoder.encodings_) != len(makers):
+        raise NotCompilable("target encoder width")
+    lookups = [
+        dict(zip(categories.tolist(), np.asarray(encoding).tolist(), strict=True))
+        for categories, encoding in zip(encoder.categories_, encoder.encodings_, strict=True)
+    ]
+    mean = float(encoder.target_mean_)
+
+    def run(state: State) -> np.ndarray:
+        # `release_years` and `fillna("").astype(str)`, as the transformer reads its columns
+        dates = pd.to_datetime(_series(state[keys.date_column]), errors="coerce", format="%Y-%m-%d")
+        year_codes, years = pd.factorize(dates.dt.year)  # -1: no year
+        language_codes, languages = pd.factorize(_text(state[keys.language_column]))
+        pair_codes, pairs = pd.factorize((year_codes + 1) * len(languages) + language_codes)
+        per_pair = np.empty((len(pairs), len(makers)), dtype=np.float64)
+        for row, pair in enumerate(pairs.tolist()):
+            year_code, language_code = divmod(pair, max(len(languages), 1))
+            year = None if year_code == 0 else int(years[year_code - 1])
+            language = str(languages[language_code])
+            per_pair[row] = [
+                lookup.get(make(year, language), mean)
+                for make, lookup in zip(makers, lookups, strict=True)
+            ]
+        return per_pair[pair_codes]
+
+    return run
+
+
 def _genre_block(step: GenreMultiLabelEncoder, column: str) -> Block:
     """`GenreMultiLabelEncoder.transform` (1.0 at each known genre; as a dense array, which
     stacks to the same matrix), parsed once per distinct genre string."""
@@ -979,6 +1021,8 @@ def _block(transformer: Any, columns: Any) -> tuple[Block, int]:
         return _release_context_block(transformer, columns), len(_CONTEXT_NAMES)
     if isinstance(columns, str) and type(transformer) is Pipeline:
         return _title_prefix_block(transformer, columns), len(transformer[0].word_counts)
+    if isinstance(columns, list) and type(transformer) is Pipeline:
+        return _release_keys_block(transformer, columns), len(transformer[0].keys)
     if isinstance(columns, str) and type(transformer) is GenreMultiLabelEncoder:
         return _genre_block(transformer, columns), len(transformer.genres_)
     if type(transformer) is CategoricalOneHotEncoder and isinstance(columns, list):

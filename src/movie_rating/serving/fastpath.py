@@ -36,9 +36,11 @@ from sklearn.preprocessing import FunctionTransformer, TargetEncoder
 from movie_rating.data.schema import INPUT_FEATURES
 from movie_rating.features.stacking import (
     CONTEXT_FLAGS,
+    RELEASE_KEYS,
     WEEKDAYS,
     OutOfFoldRegressor,
     ReleaseContextFeatures,
+    ReleaseKeys,
     TitlePrefixes,
     is_non_ascii,
     title_prefix,
@@ -280,21 +282,27 @@ def _release_context_block(step: ReleaseContextFeatures, columns: list[str]) -> 
     return run
 
 
+def _target_encodings(encoder: TargetEncoder, width: int) -> list[dict[Any, float]]:
+    """Each output's category -> fitted encoding, as `TargetEncoder.transform` reads them."""
+    if encoder.target_type_ != "continuous" or not default_output(encoder):
+        raise NotCompilable("target encoder settings")
+    lookups = [
+        dict(zip(categories.tolist(), encoding.tolist(), strict=True))
+        for categories, encoding in zip(encoder.categories_, encoder.encodings_, strict=True)
+    ]
+    if len(lookups) != width:
+        raise NotCompilable("target encoder width")
+    return lookups
+
+
 def _title_prefix_block(step: Pipeline, column: str) -> Block:
     """`TitlePrefixes` then scikit-learn's `TargetEncoder`: the fitted encoding of each prefix,
     the training mean for a prefix never seen."""
     if [type(s) for _, s in step.steps] != [TitlePrefixes, TargetEncoder]:
         raise NotCompilable("title prefix block")
     prefixes, encoder = step[0], step[1]
-    if encoder.target_type_ != "continuous" or not default_output(encoder):
-        raise NotCompilable("target encoder settings")
     counts = list(prefixes.word_counts)
-    lookups = [
-        dict(zip(categories.tolist(), encoding.tolist(), strict=True))
-        for categories, encoding in zip(encoder.categories_, encoder.encodings_, strict=True)
-    ]
-    if len(lookups) != len(counts):
-        raise NotCompilable("target encoder width")
+    lookups = _target_encodings(encoder, len(counts))
     fallback = float(encoder.target_mean_)
     positions = tuple(range(len(counts)))
 
@@ -303,6 +311,32 @@ def _title_prefix_block(step: Pipeline, column: str) -> Block:
         return positions, [
             lookup.get(title_prefix(title, n), fallback)
             for n, lookup in zip(counts, lookups, strict=True)
+        ]
+
+    return run
+
+
+def _release_keys_block(step: Pipeline, columns: list[str]) -> Block:
+    """`ReleaseKeys` then scikit-learn's `TargetEncoder`: the fitted encoding of each key of the
+    release year and language, made by the same `RELEASE_KEYS` functions; the training mean
+    for a key never seen."""
+    if [type(s) for _, s in step.steps] != [ReleaseKeys, TargetEncoder]:
+        raise NotCompilable("release keys block")
+    keys, encoder = step[0], step[1]
+    if not {keys.date_column, keys.language_column} <= set(columns):
+        raise NotCompilable("release keys columns")
+    makers = [RELEASE_KEYS[key] for key in keys.keys]
+    lookups = _target_encodings(encoder, len(makers))
+    fallback = float(encoder.target_mean_)
+    positions = tuple(range(len(makers)))
+
+    def run(row: Row) -> tuple[Sequence[int], Sequence[float]]:
+        # A date pandas cannot parse has no year; such rows take the pipeline.
+        year = _parse_date(row[keys.date_column]).year
+        language = row[keys.language_column]
+        return positions, [
+            lookup.get(make(year, language), fallback)
+            for make, lookup in zip(makers, lookups, strict=True)
         ]
 
     return run
@@ -379,6 +413,8 @@ def _block(transformer: Any, columns: Any) -> tuple[Block, int]:
         return _release_context_block(transformer, columns), len(WEEKDAYS) + len(CONTEXT_FLAGS) + 1
     if isinstance(columns, str) and type(transformer) is Pipeline:
         return _title_prefix_block(transformer, columns), len(transformer[0].word_counts)
+    if isinstance(columns, list) and type(transformer) is Pipeline:
+        return _release_keys_block(transformer, columns), len(transformer[0].keys)
     if isinstance(columns, str) and type(transformer) is GenreMultiLabelEncoder:
         return _genre_block(transformer, columns), len(transformer.genres_)
     if type(transformer) is CategoricalOneHotEncoder and isinstance(columns, list):
@@ -524,7 +560,7 @@ def probe_rows(pipeline: Pipeline, n: int = 24) -> pd.DataFrame:
                     terms += sorted(vectorizer.vocabulary_)
                 if isinstance(transformer, GenreMultiLabelEncoder):
                     genres += list(transformer.genres_)
-                if isinstance(transformer, Pipeline) and isinstance(transformer[-1], TargetEncoder):
+                if isinstance(transformer, Pipeline) and isinstance(transformer[0], TitlePrefixes):
                     titles += [str(c) for c in transformer[-1].categories_[-1][:n]]
         if isinstance(step, LanguageGrouper):
             languages += list(step.languages_)

@@ -56,6 +56,7 @@ def v5_params() -> dict:
             "oof_folds": 5,
             "oof_seed": 7,
             "title_prefix_words": [1, 2],
+            "release_keys": ["year", "language_decade"],
             "genre_min_count": 1,
             "language_min_count": 5,
             "year_bin_edges": [1980, 2000, 2010],

@@ -17,6 +17,7 @@ from movie_rating.features.pipelines import PIPELINES, build_feature_pipeline
 from movie_rating.features.stacking import (
     OutOfFoldRegressor,
     ReleaseContextFeatures,
+    ReleaseKeys,
     TitlePrefixes,
 )
 from movie_rating.models.families import build_model
@@ -168,6 +169,7 @@ def test_feature_names_out(movies, v5_params):
     assert "genres__genre_Drama" in names
     assert {"context__weekday_fri", "context__n_genres", "context__title_has_number"} <= set(names)
     assert {"title_prefix__title_first_1", "title_prefix__title_first_2"} <= set(names)
+    assert {"release__release_year", "release__release_language_decade"} <= set(names)
     assert features.transform(movies).shape[1] == len(names)
 
 
@@ -276,3 +278,68 @@ def test_title_prefix_block_is_optional(v5_params):
     params = {"v5_stacked": {**v5_params["v5_stacked"], "title_prefix_words": []}}
     names = build_feature_pipeline("v5_stacked", params)[-1].transformers
     assert "title_prefix" not in [name for name, _, _ in names]
+
+
+# --- release year and language x decade, target-encoded out of fold ------------------------
+
+
+def test_release_keys_are_the_year_and_the_language_decade():
+    frame = pd.DataFrame(
+        {
+            "release_date": ["1957-12-23", "2024-01-03", "2020-02-30", None],
+            "original_language": ["ja", "en", "fr", None],
+        }
+    )
+    keys = clone(ReleaseKeys()).fit(frame)
+    out = keys.transform(frame)
+    assert list(out.columns) == list(keys.get_feature_names_out())
+    assert out["release_year"].tolist() == ["1957", "2024", "", ""]
+    assert out["release_language_decade"].tolist() == ["ja 1950s", "en 2020s", "fr ?", " ?"]
+    keys.set_params(keys=("language_decade",))
+    assert keys.transform(frame.iloc[:1]).to_numpy().tolist() == [["ja 1950s"]]
+    with pytest.raises(ValueError, match="language_decade"):
+        ReleaseKeys(keys=("month",)).fit(frame)
+
+
+def _release_block(v5_params: dict):
+    features = build_feature_pipeline("v5_stacked", v5_params)
+    return dict((name, t) for name, t, _ in features[-1].transformers)["release"]
+
+
+def test_release_key_encoding_is_out_of_fold(movies, v5_params):
+    """Every film in a year of its own: fitted in-sample, each year would encode its rating."""
+    n = len(movies)
+    frame = movies.assign(release_date=[f"{1000 + i}-06-15" for i in range(n)])
+    y = np.random.default_rng(0).normal(6.0, 1.0, n)
+    columns = ["release_date", "original_language"]
+    out_of_fold = clone(_release_block(v5_params)).fit_transform(frame[columns], y)
+    in_sample = clone(_release_block(v5_params)).fit(frame[columns], y).transform(frame[columns])
+    assert abs(np.corrcoef(out_of_fold[:, 0], y)[0, 1]) < 0.2
+    assert np.corrcoef(in_sample[:, 0], y)[0, 1] > 0.5
+
+
+def test_release_key_encoding_finds_a_good_decade(movies, v5_params):
+    frame = movies[["release_date", "original_language"]].copy()
+    frame.loc[frame["original_language"] == "ja", "original_language"] = "fr"
+    classic = np.arange(len(frame)) % 5 == 0
+    frame.loc[classic, "release_date"] = "1957-05-01"
+    frame.loc[classic, "original_language"] = "ja"
+    y = np.where(classic, 8.5, 6.0) + np.random.default_rng(1).normal(0, 0.3, len(frame))
+    block = _release_block(v5_params)
+    encoded = block.fit_transform(frame, y)
+    assert encoded[classic, 1].min() > encoded[~classic, 1].max()
+    new = pd.DataFrame(
+        {"release_date": ["1955-01-01", "1955-01-01"], "original_language": ["ja", "xx"]}
+    )
+    decade = block.transform(new)[:, 1]
+    assert decade[0] > 8.0
+    assert decade[1] == pytest.approx(y.mean())  # a key never seen: the mean rating
+
+
+def test_release_block_is_optional_and_checked(v5_params):
+    params = {"v5_stacked": {**v5_params["v5_stacked"], "release_keys": []}}
+    names = build_feature_pipeline("v5_stacked", params)[-1].transformers
+    assert "release" not in [name for name, _, _ in names]
+    params = {"v5_stacked": {**v5_params["v5_stacked"], "release_keys": ["year", "month"]}}
+    with pytest.raises(Exception, match="unknown release_keys"):
+        build_feature_pipeline("v5_stacked", params)
