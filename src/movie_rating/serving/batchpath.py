@@ -941,16 +941,17 @@ def _release_keys_block(step: Pipeline, columns: list[str]) -> Block:
         year_codes, years = pd.factorize(dates.dt.year)  # -1: no year
         language_codes, languages = pd.factorize(_text(state[keys.language_column]))
         pair_codes, pairs = pd.factorize((year_codes + 1) * len(languages) + language_codes)
-        per_pair = np.empty((len(pairs), len(makers)), dtype=np.float64)
-        for row, pair in enumerate(pairs.tolist()):
-            year_code, language_code = divmod(pair, max(len(languages), 1))
-            year = None if year_code == 0 else int(years[year_code - 1])
-            language = str(languages[language_code])
-            per_pair[row] = [
-                lookup.get(make(year, language), mean)
+        year_of = [None, *(int(year) for year in years.tolist())]
+        language_of = [str(language) for language in languages.tolist()]
+        width = max(len(language_of), 1)
+        per_pair = [
+            [
+                lookup.get(make(year_of[pair // width], language_of[pair % width]), mean)
                 for make, lookup in zip(makers, lookups, strict=True)
             ]
-        return per_pair[pair_codes]
+            for pair in pairs.tolist()
+        ]
+        return np.array(per_pair, dtype=np.float64).reshape(-1, len(makers))[pair_codes]
 
     return run
 
