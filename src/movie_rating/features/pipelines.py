@@ -162,9 +162,8 @@ def _target_encoded(keys: Any, params: StackedFeatureParams) -> Pipeline:
 def build_stacked_features(params: StackedFeatureParams) -> Pipeline:
     """Out-of-fold ridge predictions from a wide TF-IDF of each text field, out-of-fold target
     encodings of the title's first words and of the release year and language x decade, the
-    same genre, language, period and numeric
-    features as v1-v4, plus release weekday, genre count and title and overview style, for a
-    model stacked on top."""
+    same genre, language, period and numeric features as v1-v4, plus release weekday, genre
+    count and title and overview style, for a model stacked on top."""
     blocks: list[tuple[str, Any, Any]] = [
         ("overview", _text_ridge(params.overview, params.oof_folds, params.oof_seed), "overview"),
         ("title", _text_ridge(params.title, params.oof_folds, params.oof_seed), "title"),

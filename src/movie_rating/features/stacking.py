@@ -280,8 +280,8 @@ class ReleaseKeys(TransformerMixin, BaseEstimator):
     not random: old films that are still popular are mostly the classics, and a decade's
     foreign-language films in an English-language catalogue are the ones that travelled. An
     out-of-fold target encoding of the release year and of language x decade gives the
-    trees those means directly (5-fold CV RMSE -0.002 to -0.003 for both, over four model
-    seeds and two fold seeds). Stateless.
+    trees those means directly: 5-fold CV RMSE -0.0016 and -0.0029 on two sets of folds,
+    averaged over four LightGBM seeds, lower in all eight runs. Stateless.
 
     Parameters
     ----------

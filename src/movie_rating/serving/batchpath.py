@@ -104,6 +104,7 @@ from movie_rating.serving.fastpath import (
     flatten_steps,
     is_passthrough,
     probe_rows,
+    target_encodings,
 )
 from movie_rating.serving.threads import ThreadPool
 
@@ -924,15 +925,10 @@ def _release_keys_block(step: Pipeline, columns: list[str]) -> Block:
     keys, encoder = step[0], step[1]
     if not {keys.date_column, keys.language_column} <= set(columns):
         raise NotCompilable("release keys columns")
-    if encoder.target_type_ != "continuous" or not all(map(default_output, (step, keys, encoder))):
-        raise NotCompilable("target encoder settings")
+    if not default_output(step) or not default_output(keys):
+        raise NotCompilable("release keys block with set_output")
     makers = [RELEASE_KEYS[key] for key in keys.keys]
-    if len(encoder.categories_) != len(makers) or len(encoder.encodings_) != len(makers):
-        raise NotCompilable("target encoder width")
-    lookups = [
-        dict(zip(categories.tolist(), np.asarray(encoding).tolist(), strict=True))
-        for categories, encoding in zip(encoder.categories_, encoder.encodings_, strict=True)
-    ]
+    lookups = target_encodings(encoder, len(makers))
     mean = float(encoder.target_mean_)
 
     def run(state: State) -> np.ndarray:

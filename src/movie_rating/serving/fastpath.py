@@ -282,7 +282,7 @@ def _release_context_block(step: ReleaseContextFeatures, columns: list[str]) -> 
     return run
 
 
-def _target_encodings(encoder: TargetEncoder, width: int) -> list[dict[Any, float]]:
+def target_encodings(encoder: TargetEncoder, width: int) -> list[dict[Any, float]]:
     """Each output's category -> fitted encoding, as `TargetEncoder.transform` reads them."""
     if encoder.target_type_ != "continuous" or not default_output(encoder):
         raise NotCompilable("target encoder settings")
@@ -302,7 +302,7 @@ def _title_prefix_block(step: Pipeline, column: str) -> Block:
         raise NotCompilable("title prefix block")
     prefixes, encoder = step[0], step[1]
     counts = list(prefixes.word_counts)
-    lookups = _target_encodings(encoder, len(counts))
+    lookups = target_encodings(encoder, len(counts))
     fallback = float(encoder.target_mean_)
     positions = tuple(range(len(counts)))
 
@@ -326,7 +326,7 @@ def _release_keys_block(step: Pipeline, columns: list[str]) -> Block:
     if not {keys.date_column, keys.language_column} <= set(columns):
         raise NotCompilable("release keys columns")
     makers = [RELEASE_KEYS[key] for key in keys.keys]
-    lookups = _target_encodings(encoder, len(makers))
+    lookups = target_encodings(encoder, len(makers))
     fallback = float(encoder.target_mean_)
     positions = tuple(range(len(makers)))
 

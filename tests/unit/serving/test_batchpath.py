@@ -147,6 +147,22 @@ def test_release_context_flags_read_off_code_points_equal_the_transformer():
     np.testing.assert_array_equal(block(state), context.transform(frame[columns].astype(str)))
 
 
+def test_release_keys_block_equals_the_encoder_on_known_and_unknown_keys(
+    repo_params: dict[str, Any],
+):
+    features = fit_tiny_stacked(repo_params["featurize"], "lightgbm").named_steps["features"]
+    release = features.named_steps["encode"].named_transformers_["release"]
+    rows = pd.concat([pd.DataFrame(stacked_rows(150)), tricky_rows()], ignore_index=True)
+    rows.loc[::9, "original_language"] = "zz"  # a language never seen: its keys are unknown
+    frame = features[:-1].transform(rows[list(INPUT_FEATURES)])  # the frame steps
+    columns = ["release_date", "original_language"]
+    expected = release.transform(frame[columns])
+    block = batchpath._release_keys_block(release, columns)
+    np.testing.assert_array_equal(block({column: frame[column] for column in columns}), expected)
+    unknown = expected == release[-1].target_mean_
+    assert unknown.any() and not unknown.all()  # both kinds of key reached the block
+
+
 def test_word_counts_equal_str_split():
     texts = pd.Series(fuzz_texts(["love", "war", "x"]), dtype=str)
     expected = texts.str.split().str.len().astype("float64").to_numpy()
