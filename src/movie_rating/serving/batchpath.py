@@ -17,7 +17,9 @@ compiles a fitted pipeline into a column-at-a-time function over a whole DataFra
   `_count_vocab` builds (same shape, dtype, sorted indices, counts). Everything after the
   counts is scikit-learn's own code: `TfidfTransformer.transform` with the vectorizer's
   settings and `idf_`, the FeatureUnion's `hstack`, the ridge's `predict`. The title-prefix
-  target encoding reuses the tokenizer: a prefix is the first tokens of the title.
+  target encoding reuses the tokenizer: a prefix is the first tokens of the title. The
+  release year and language x decade keys are made by the transformer's own functions, once
+  per distinct (year, language) pair of the batch.
 * LightGBM scores the batch on a dense array with its trees compiled to native code
   (`compiled_trees`, bit-identical to the booster's `predict`), or with the booster itself if
   they do not compile; each row is summed by one thread, in tree order, so the thread count
