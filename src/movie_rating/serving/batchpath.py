@@ -126,6 +126,8 @@ _TEXT_DTYPE: Final = pd.Series(["x"], dtype=object).astype(str).dtype
 _DOCUMENTS: Final = "\x00documents"
 # The state's key of those lists' code points (`_points`).
 _POINTS: Final = "\x00points"
+# Prefix of the state's keys of parsed release dates (`_release_dates`).
+_DATES: Final = "\x00dates:"
 _DEFAULT_TOKEN_PATTERN: Final = r"(?u)\b\w\w+\b"
 _WORD_RUN = re.compile(r"(?u)\w+")
 _DIGIT_RUN = re.compile(r"\d+")
@@ -716,6 +718,19 @@ def _points(state: State, docs: list[str]) -> tuple[str, np.ndarray, np.ndarray]
     return coded
 
 
+def _release_dates(state: State, column: str) -> pd.Series:
+    """`pd.to_datetime(column, errors="coerce", format="%Y-%m-%d")`, as `ReleaseContextFeatures`
+    and `ReleaseKeys` parse it, once per batch: both blocks read the same dates. An entry is
+    used only while the state still holds the column it was parsed from (as in `_documents`)."""
+    values = state[column]
+    cached = state.get(_DATES + column)
+    if cached is not None and cached[0] is values:
+        return cached[1]
+    dates = pd.to_datetime(_series(values), errors="coerce", format="%Y-%m-%d")
+    state[_DATES + column] = (values, dates)
+    return dates
+
+
 def _series(values: Any) -> pd.Series:
     return values if isinstance(values, pd.Series) else pd.Series(values)
 
@@ -800,8 +815,7 @@ def _release_context_block(step: ReleaseContextFeatures, columns: list[str]) -> 
         raise NotCompilable("release context non-ASCII flag")
 
     def run(state: State) -> np.ndarray:
-        dates = pd.to_datetime(_series(state[step.date_column]), errors="coerce", format="%Y-%m-%d")
-        weekday = dates.dt.day_of_week.to_numpy()
+        weekday = _release_dates(state, step.date_column).dt.day_of_week.to_numpy()
         one_hot = (weekday[:, None] == np.arange(len(WEEKDAYS))[None, :]).astype(np.float64)
         genres = _text(state[step.genre_column])
         codes, distinct = pd.factorize(genres)
@@ -934,9 +948,9 @@ def _release_keys_block(step: Pipeline, columns: list[str]) -> Block:
     mean = float(encoder.target_mean_)
 
     def run(state: State) -> np.ndarray:
-        # `release_years` and `fillna("").astype(str)`, as the transformer reads its columns
-        dates = pd.to_datetime(_series(state[keys.date_column]), errors="coerce", format="%Y-%m-%d")
-        year_codes, years = pd.factorize(dates.dt.year)  # -1: no year
+        # `release_years` and `fillna("").astype(str)`, as the transformer reads its columns;
+        # a year code of -1 is no year
+        year_codes, years = pd.factorize(_release_dates(state, keys.date_column).dt.year)
         language_codes, languages = pd.factorize(_text(state[keys.language_column]))
         pair_codes, pairs = pd.factorize((year_codes + 1) * len(languages) + language_codes)
         year_of = [None, *(int(year) for year in years.tolist())]
