@@ -24,7 +24,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.model_selection import KFold, cross_val_predict
 from sklearn.utils.validation import check_is_fitted
 
-from movie_rating.features.transformers import single_column
+from movie_rating.features.transformers import parse_release_dates, single_column
 
 
 class OutOfFoldRegressor(TransformerMixin, BaseEstimator):
@@ -174,7 +174,7 @@ class ReleaseContextFeatures(TransformerMixin, BaseEstimator):
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         """Weekday one-hot (all zeros for a missing date), genre count, 0/1 title flags and
         the overview's count of full stops."""
-        dates = pd.to_datetime(X[self.date_column], errors="coerce", format="%Y-%m-%d")
+        dates = parse_release_dates(X[self.date_column])
         weekday = dates.dt.day_of_week.to_numpy()
         one_hot = (weekday[:, None] == np.arange(len(WEEKDAYS))[None, :]).astype(np.float64)
         genres = X[self.genre_column].fillna("").astype(str).str.split(self.separator)
@@ -268,8 +268,8 @@ RELEASE_KEYS: Mapping[str, Callable[[int | None, str], str]] = {
 
 
 def release_years(dates: pd.Series) -> list[int | None]:
-    """The year of each ISO date; None where pandas cannot parse it (as the weekday's)."""
-    parsed = pd.to_datetime(dates, errors="coerce", format="%Y-%m-%d").dt.year
+    """The year of each ISO date; None where it does not parse (as the weekday's)."""
+    parsed = parse_release_dates(dates).dt.year
     return [None if pd.isna(year) else int(year) for year in parsed]
 
 

@@ -33,6 +33,13 @@ def _set_input_features(estimator: BaseEstimator, frame: pd.DataFrame) -> None:
     estimator.n_features_in_ = frame.shape[1]
 
 
+def parse_release_dates(values: Any) -> pd.Series:
+    """Release dates (YYYY-MM-DD, as cleaning writes them) as timestamps; NaT where a value is
+    not such a date, which every feature then treats as missing. The one parse all date
+    features share (and the serving paths reproduce), so none reads a date its own way."""
+    return pd.to_datetime(values, errors="coerce", format="%Y-%m-%d")
+
+
 def single_column(X: Any, who: str) -> pd.Series:
     """The one text column of X (a Series, a 1-column frame or array); more columns is an error.
 
@@ -168,13 +175,10 @@ class DataTypeFixer(TransformerMixin, BaseEstimator):
         self.text_columns = text_columns
         self.length_columns = length_columns
 
-    def _dates(self, frame: pd.DataFrame) -> pd.Series:
-        return pd.to_datetime(frame[self.date_column], errors="coerce", format="%Y-%m-%d")
-
     def fit(self, X: pd.DataFrame, y: Any = None) -> Self:
         frame = _as_frame(X)
         _check_columns(frame, [self.date_column, *self.text_columns], type(self).__name__)
-        dates = self._dates(frame)
+        dates = parse_release_dates(frame[self.date_column])
         self.year_fill_ = float(np.nanmedian(dates.dt.year)) if dates.notna().any() else 2000.0
         self.month_fill_ = float(np.nanmedian(dates.dt.month)) if dates.notna().any() else 6.0
         _set_input_features(self, frame)
@@ -183,7 +187,7 @@ class DataTypeFixer(TransformerMixin, BaseEstimator):
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         check_is_fitted(self)
         frame = _as_frame(X)
-        dates = self._dates(frame)
+        dates = parse_release_dates(frame[self.date_column])
         out = pd.DataFrame(index=frame.index)
         out["release_year"] = dates.dt.year.astype("float64").fillna(self.year_fill_)
         out["release_month"] = dates.dt.month.astype("float64").fillna(self.month_fill_)

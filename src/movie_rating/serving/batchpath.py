@@ -94,6 +94,7 @@ from movie_rating.features.transformers import (
     LightweightTextEmbedder,
     SelectiveStandardScaler,
     YearBinning,
+    parse_release_dates,
 )
 from movie_rating.models.families import average_members
 from movie_rating.serving.compiled_trees import compile_lightgbm
@@ -719,14 +720,14 @@ def _points(state: State, docs: list[str]) -> tuple[str, np.ndarray, np.ndarray]
 
 
 def _release_dates(state: State, column: str) -> pd.Series:
-    """`pd.to_datetime(column, errors="coerce", format="%Y-%m-%d")`, as `ReleaseContextFeatures`
-    and `ReleaseKeys` parse it, once per batch: both blocks read the same dates. An entry is
-    used only while the state still holds the column it was parsed from (as in `_documents`)."""
+    """`parse_release_dates(column)`, as `ReleaseContextFeatures` and `ReleaseKeys` read it,
+    once per batch: both blocks read the same dates. An entry is used only while the state
+    still holds the column it was parsed from (as in `_documents`)."""
     values = state[column]
     cached = state.get(_DATES + column)
     if cached is not None and cached[0] is values:
         return cached[1]
-    dates = pd.to_datetime(_series(values), errors="coerce", format="%Y-%m-%d")
+    dates = parse_release_dates(_series(values))
     state[_DATES + column] = (values, dates)
     return dates
 
@@ -1110,7 +1111,7 @@ def _fix_types(step: DataTypeFixer) -> FrameStep:
     """`DataTypeFixer.transform`: the same pandas calls, word counts from `_word_counts`."""
 
     def run(state: State) -> State:
-        dates = pd.to_datetime(_series(state[step.date_column]), errors="coerce", format="%Y-%m-%d")
+        dates = parse_release_dates(_series(state[step.date_column]))
         out: State = {
             "release_year": dates.dt.year.astype("float64").fillna(step.year_fill_).to_numpy(),
             "release_month": dates.dt.month.astype("float64").fillna(step.month_fill_).to_numpy(),
