@@ -101,11 +101,12 @@ from movie_rating.serving.compiled_trees import compile_lightgbm
 from movie_rating.serving.fastpath import (
     TFIDF_TYPES,
     TOLERANCE,
+    BlockKind,
     NotCompilable,
     check_one_hot_encoder,
+    column_blocks,
     default_output,
     flatten_steps,
-    is_passthrough,
     probe_rows,
     target_encodings,
 )
@@ -1026,25 +1027,16 @@ def _passthrough_block(columns: list[str]) -> Block:
     )
 
 
-def _block(transformer: Any, columns: Any) -> tuple[Block, int]:
-    if isinstance(columns, str) and type(transformer) is OutOfFoldRegressor:
-        return _stacked_text_block(transformer, columns), 1
-    if isinstance(columns, str) and type(transformer) is LightweightTextEmbedder:
-        return _text_block(transformer, columns), len(transformer.vectorizer_.vocabulary_)
-    if type(transformer) is ReleaseContextFeatures and isinstance(columns, list):
-        return _release_context_block(transformer, columns), len(_CONTEXT_NAMES)
-    if isinstance(columns, str) and type(transformer) is Pipeline:
-        return _title_prefix_block(transformer, columns), len(transformer[0].word_counts)
-    if isinstance(columns, list) and type(transformer) is Pipeline:
-        return _release_keys_block(transformer, columns), len(transformer[0].keys)
-    if isinstance(columns, str) and type(transformer) is GenreMultiLabelEncoder:
-        return _genre_block(transformer, columns), len(transformer.genres_)
-    if type(transformer) is CategoricalOneHotEncoder and isinstance(columns, list):
-        width = sum(len(c) for c in transformer.encoder_.categories_)
-        return _one_hot_block(transformer, columns), width
-    if is_passthrough(transformer) and isinstance(columns, list):
-        return _passthrough_block(columns), len(columns)
-    raise NotCompilable(f"column block {type(transformer).__name__} on {columns!r}")
+_BLOCKS: Final[dict[BlockKind, Callable[[Any, Any], Block]]] = {
+    "text": _text_block,
+    "stacked_text": _stacked_text_block,
+    "release_context": _release_context_block,
+    "title_prefix": _title_prefix_block,
+    "release_keys": _release_keys_block,
+    "genre": _genre_block,
+    "one_hot": _one_hot_block,
+    "passthrough": lambda _, columns: _passthrough_block(columns),
+}
 
 
 def _encode(step: ColumnTransformer, dense: bool) -> Callable[[State], Any]:
@@ -1054,16 +1046,10 @@ def _encode(step: ColumnTransformer, dense: bool) -> Callable[[State], Any]:
         raise NotCompilable("column transformer with weights or set_output")
     blocks: list[tuple[int, int, Block]] = []
     width = 0
-    for _, transformer, columns in step.transformers_:
-        if (isinstance(transformer, str) and transformer == "drop") or (
-            isinstance(columns, list) and not columns
-        ):
-            continue
-        block, size = _block(transformer, columns)
-        blocks.append((width, width + size, block))
-        width += size
-    if width != len(step.get_feature_names_out()):
-        raise NotCompilable("column transformer width mismatch")
+    for entry in column_blocks(step):
+        block = _BLOCKS[entry.kind](entry.transformer, entry.columns)
+        blocks.append((width, width + entry.width, block))
+        width += entry.width
     sparse_output = bool(step.sparse_output_)
 
     def run(state: State) -> Any:

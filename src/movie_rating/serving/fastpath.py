@@ -20,7 +20,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
-from typing import Any, Final
+from typing import Any, Final, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -404,40 +404,85 @@ def default_output(estimator: Any) -> bool:
     return all(value == "default" for value in config.values())
 
 
-def _block(transformer: Any, columns: Any) -> tuple[Block, int]:
-    if isinstance(columns, str) and type(transformer) is LightweightTextEmbedder:
-        return _text_block(transformer, columns), len(transformer.vectorizer_.vocabulary_)
-    if isinstance(columns, str) and type(transformer) is OutOfFoldRegressor:
-        return _stacked_text_block(transformer, columns), 1
-    if type(transformer) is ReleaseContextFeatures and isinstance(columns, list):
-        return _release_context_block(transformer, columns), len(WEEKDAYS) + len(CONTEXT_FLAGS) + 1
-    if isinstance(columns, str) and type(transformer) is Pipeline:
-        return _title_prefix_block(transformer, columns), len(transformer[0].word_counts)
-    if isinstance(columns, list) and type(transformer) is Pipeline:
-        return _release_keys_block(transformer, columns), len(transformer[0].keys)
-    if isinstance(columns, str) and type(transformer) is GenreMultiLabelEncoder:
-        return _genre_block(transformer, columns), len(transformer.genres_)
-    if type(transformer) is CategoricalOneHotEncoder and isinstance(columns, list):
-        width = sum(len(c) for c in transformer.encoder_.categories_)
-        return _one_hot_block(transformer, columns), width
-    if is_passthrough(transformer) and isinstance(columns, list):
-        return _passthrough_block(columns), len(columns)
+# The kinds of ColumnTransformer entry the compiled paths know; each path builds its own block
+# for a kind (`_BLOCKS` here and in `batchpath`).
+BlockKind = Literal[
+    "text",
+    "stacked_text",
+    "release_context",
+    "title_prefix",
+    "release_keys",
+    "genre",
+    "one_hot",
+    "passthrough",
+]
+
+
+class ColumnBlock(NamedTuple):
+    """One entry of a fitted ColumnTransformer that outputs columns, as a compiled path sees it."""
+
+    kind: BlockKind
+    transformer: Any
+    columns: Any  # a column name, or a list of them, as the entry was given
+    width: int  # how many output columns it fills
+
+
+def _block_kind(transformer: Any, columns: Any) -> tuple[BlockKind, int]:
+    one, several, of_type = isinstance(columns, str), isinstance(columns, list), type(transformer)
+    if one and of_type is LightweightTextEmbedder:
+        return "text", len(transformer.vectorizer_.vocabulary_)
+    if one and of_type is OutOfFoldRegressor:
+        return "stacked_text", 1
+    if several and of_type is ReleaseContextFeatures:
+        return "release_context", len(WEEKDAYS) + len(CONTEXT_FLAGS) + 1
+    if one and of_type is Pipeline:
+        return "title_prefix", len(transformer[0].word_counts)
+    if several and of_type is Pipeline:
+        return "release_keys", len(transformer[0].keys)
+    if one and of_type is GenreMultiLabelEncoder:
+        return "genre", len(transformer.genres_)
+    if several and of_type is CategoricalOneHotEncoder:
+        return "one_hot", sum(len(c) for c in transformer.encoder_.categories_)
+    if several and is_passthrough(transformer):
+        return "passthrough", len(columns)
     raise NotCompilable(f"column block {type(transformer).__name__} on {columns!r}")
 
 
-def _encode(step: ColumnTransformer) -> Callable[[Row], np.ndarray]:
-    blocks: list[tuple[int, Block]] = []
-    width = 0
+def column_blocks(step: ColumnTransformer) -> list[ColumnBlock]:
+    """The entries of a fitted ColumnTransformer that output columns, in output order, each
+    with the kind of block the compiled paths build for it; `NotCompilable` for an entry of
+    any other kind, or when the widths do not add up to the transformer's output."""
+    blocks = []
     for _, transformer, columns in step.transformers_:
         if (isinstance(transformer, str) and transformer == "drop") or (
             isinstance(columns, list) and not columns
         ):
             continue
-        block, size = _block(transformer, columns)
-        blocks.append((width, block))
-        width += size
-    if width != len(step.get_feature_names_out()):
+        kind, width = _block_kind(transformer, columns)
+        blocks.append(ColumnBlock(kind, transformer, columns, width))
+    if sum(block.width for block in blocks) != len(step.get_feature_names_out()):
         raise NotCompilable("column transformer width mismatch")
+    return blocks
+
+
+_BLOCKS: Final[dict[BlockKind, Callable[[Any, Any], Block]]] = {
+    "text": _text_block,
+    "stacked_text": _stacked_text_block,
+    "release_context": _release_context_block,
+    "title_prefix": _title_prefix_block,
+    "release_keys": _release_keys_block,
+    "genre": _genre_block,
+    "one_hot": _one_hot_block,
+    "passthrough": lambda _, columns: _passthrough_block(columns),
+}
+
+
+def _encode(step: ColumnTransformer) -> Callable[[Row], np.ndarray]:
+    blocks: list[tuple[int, Block]] = []
+    width = 0
+    for entry in column_blocks(step):
+        blocks.append((width, _BLOCKS[entry.kind](entry.transformer, entry.columns)))
+        width += entry.width
 
     def run(row: Row) -> np.ndarray:
         dense = np.zeros((1, width), dtype=np.float64)

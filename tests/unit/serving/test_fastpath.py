@@ -1,6 +1,7 @@
 """The fast path must agree with the pipeline, or not exist."""
 
-from typing import Any
+import copy
+from typing import Any, get_args
 
 import numpy as np
 import pandas as pd
@@ -14,12 +15,17 @@ from movie_rating.features.pipelines import build_feature_pipeline
 from movie_rating.features.transformers import StableTfidfVectorizer
 from movie_rating.models.families import build_model
 from movie_rating.models.training import full_pipeline
+from movie_rating.serving import batchpath, fastpath
 from movie_rating.serving.fastpath import (
     _UNUSUAL_SPACE,
+    BlockKind,
     NotCanonical,
+    NotCompilable,
     _stacked_text_block,
     _tfidf,
+    column_blocks,
     compile_row_predictor,
+    flatten_steps,
     probe_rows,
 )
 
@@ -131,6 +137,29 @@ def test_stacked_pipeline_compiles_and_equals_pipeline_predict(stacked: Pipeline
             assert _UNUSUAL_SPACE.search(row["title"] + row["overview"] + row["genre"])
     assert len(handled) >= 190
     np.testing.assert_allclose(got, expected[handled], rtol=0, atol=1e-9)
+
+
+def test_column_blocks_name_each_entry_of_the_encoder(stacked: Pipeline):
+    encoder = flatten_steps(stacked)[-2]
+    blocks = column_blocks(encoder)
+    assert [block.kind for block in blocks] == [
+        "stacked_text",
+        "stacked_text",
+        "title_prefix",
+        "release_keys",
+        "release_context",
+        "genre",
+        "one_hot",
+        "passthrough",
+    ]
+    assert sum(block.width for block in blocks) == len(encoder.get_feature_names_out())
+    # both compiled paths build every kind
+    assert set(fastpath._BLOCKS) == set(get_args(BlockKind)) == set(batchpath._BLOCKS)
+    unknown = copy.deepcopy(encoder)
+    position = [name for name, *_ in unknown.transformers_].index("genres")
+    unknown.transformers_[position] = ("genres", MaxAbsScaler(), "genre")
+    with pytest.raises(NotCompilable, match="MaxAbsScaler"):
+        column_blocks(unknown)
 
 
 def test_stacked_text_score_is_the_ridge_on_tfidf_bit_for_bit(stacked: Pipeline):
