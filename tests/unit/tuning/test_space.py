@@ -35,6 +35,20 @@ def test_low_above_high_is_named(repo_params):
         parse(section)
 
 
+@pytest.mark.parametrize(
+    ("name", "space"),
+    [
+        ("learning_rate", {"type": "float", "low": 0.0, "high": 0.3, "log": True}),
+        ("num_leaves", {"type": "int", "low": 0, "high": 64, "log": True}),
+    ],
+)
+def test_log_range_from_zero_is_named(repo_params, name, space):
+    section = tune_section(repo_params)
+    section["spaces"]["lightgbm"][name] = space
+    with pytest.raises(ParamsError, match=rf"tune\.spaces\.lightgbm\.{name}.*log-scaled"):
+        parse(section)
+
+
 def test_unknown_distribution_is_named(repo_params):
     section = tune_section(repo_params)
     section["spaces"]["lightgbm"]["learning_rate"] = {"type": "gamma", "low": 0.1, "high": 1}
