@@ -30,6 +30,14 @@ FEATURIZE_PARAMS: dict[str, Any] = {
         "year_bin_edges": [1980, 2000, 2010],
     }
 }
+# One valid request body for the API tests.
+MOVIE = {
+    "title": "Oppenheimer",
+    "overview": "The story of the atomic bomb.",
+    "genre": "Drama, History",
+    "original_language": "en",
+    "release_date": "2023-07-21",
+}
 GENRES = ("Drama", "Comedy", "Action", "History", "Horror", "Animation", "Family", "Thriller")
 LANGUAGES = ("en", "en", "en", "fr", "ja", "es", "ko", "cn", "xx")
 WORDS = [

@@ -8,20 +8,13 @@ import httpx
 import numpy as np
 import pytest
 from conftest import LiveServer, live_server, wait_until_settled
-from serving_fixtures import movie_inputs, synthetic_movies
+from serving_fixtures import MOVIE, movie_inputs, synthetic_movies
 
 from movie_rating.serving.predict import ProdArtifacts, ProductionPredictor
 from movie_rating.serving.schemas import MovieInput
 
 pytestmark = pytest.mark.e2e
 
-MOVIE = {
-    "title": "Oppenheimer",
-    "overview": "The story of the atomic bomb.",
-    "genre": "Drama, History",
-    "original_language": "en",
-    "release_date": "2023-07-21",
-}
 LEAK_MARKERS = ("Traceback", 'File "', "Error(", "site-packages", "pydantic_core")
 
 

@@ -6,20 +6,13 @@ import inspect
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
+from serving_fixtures import MOVIE
 
 from movie_rating.serving import deps
 from movie_rating.serving.app import create_app
 from movie_rating.serving.routes import predict as predict_routes
 from movie_rating.serving.schemas import MovieInput
 from movie_rating.serving.settings import Settings
-
-MOVIE = {
-    "title": "Oppenheimer",
-    "overview": "The story of the atomic bomb.",
-    "genre": "Drama, History",
-    "original_language": "en",
-    "release_date": "2023-07-21",
-}
 
 
 def test_settings_defaults_and_env(monkeypatch, tmp_path):
