@@ -17,6 +17,17 @@ MAX_GENRES: Final = 20
 MAX_GENRE_CHARS: Final = 40
 GENRE_SEPARATOR: Final = ","
 
+# What the validators below check, written into the OpenAPI schema as patterns, so a client
+# (or a schema-driven fuzzer) that follows the schema sends what the API accepts. The
+# validators stay the enforcement: JSON Schema cannot count the genres, and bounds on a
+# `format: date` string can only be a pattern on its year.
+TITLE_PATTERN: Final = r"\S"
+_GENRE_ITEM: Final = rf"\s*(?:[^,\s](?:[^,]{{0,{MAX_GENRE_CHARS - 2}}}[^,\s])?\s*)?"
+GENRE_PATTERN: Final = rf"^{_GENRE_ITEM}(?:,{_GENRE_ITEM})*$"
+RELEASE_DATE_PATTERN: Final = (
+    r"^(?:18[7-9]\d|19\d\d|20[0-2]\d|203[0-5])-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])$"
+)
+
 _EXAMPLE: Final[dict[str, Any]] = {
     "title": "Oppenheimer",
     "overview": "The story of J. Robert Oppenheimer's role in the development of the atomic bomb.",
@@ -33,7 +44,12 @@ class MovieInput(BaseModel):
         extra="forbid", frozen=True, json_schema_extra={"examples": [_EXAMPLE]}
     )
 
-    title: str = Field(min_length=1, max_length=MAX_TITLE_CHARS, examples=["Oppenheimer"])
+    title: str = Field(
+        min_length=1,
+        max_length=MAX_TITLE_CHARS,
+        examples=["Oppenheimer"],
+        json_schema_extra={"pattern": TITLE_PATTERN},
+    )
     overview: str = Field(default="", max_length=MAX_OVERVIEW_CHARS)
     genre: str = Field(
         default="",
@@ -43,6 +59,7 @@ class MovieInput(BaseModel):
             f"each at most {MAX_GENRE_CHARS} characters; may be empty."
         ),
         examples=["Drama, History"],
+        json_schema_extra={"pattern": GENRE_PATTERN},
     )
     original_language: str = Field(
         pattern=r"^[a-z]{2,3}$",
@@ -54,6 +71,7 @@ class MovieInput(BaseModel):
         le=MAX_RELEASE_DATE,
         description=f"ISO date between {MIN_RELEASE_DATE} and {MAX_RELEASE_DATE}.",
         examples=["2023-07-19"],
+        json_schema_extra={"pattern": RELEASE_DATE_PATTERN},
     )
 
     @field_validator("title")

@@ -1,3 +1,4 @@
+import re
 from datetime import date
 
 import pytest
@@ -93,3 +94,47 @@ def test_batch_needs_at_least_one_movie():
     with pytest.raises(ValidationError) as caught:
         BatchRequest.model_validate({"movies": [VALID, {**VALID, "title": ""}]})
     assert error_fields(caught.value) == {"movies.1.title"}
+
+
+def _schema_accepts(field: str, value: str) -> bool:
+    pattern = MovieInput.model_json_schema()["properties"][field]["pattern"]
+    return re.search(pattern, value) is not None
+
+
+def _model_accepts(field: str, value: str) -> bool:
+    try:
+        MovieInput.model_validate({**VALID, field: value})
+    except ValidationError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("title", "X"),
+        ("title", "  padded  "),
+        ("title", "   "),
+        ("title", "\t\n"),
+        ("genre", ""),
+        ("genre", "Drama"),
+        ("genre", " Drama , History,, "),
+        ("genre", ",,,"),
+        ("genre", "x" * 40),
+        ("genre", "x" * 41),
+        ("genre", f"  {'x' * 40}  ,Drama"),
+        ("genre", f"Drama,{'y' * 41}"),
+        ("genre", "Science Fiction, TV Movie"),
+        ("release_date", "1870-01-01"),
+        ("release_date", "1869-12-31"),
+        ("release_date", "2035-12-31"),
+        ("release_date", "2036-01-01"),
+        ("release_date", "1999-07-04"),
+        ("release_date", "0001-01-01"),
+        ("release_date", "9999-12-31"),
+    ],
+)
+def test_openapi_patterns_accept_what_the_validators_accept(field, value):
+    """The OpenAPI schema documents the validators' limits (non-blank title, genre lengths,
+    date range), so a client following the schema sends what the API accepts."""
+    assert _schema_accepts(field, value) == _model_accepts(field, value)
