@@ -20,7 +20,8 @@ GENRE_SEPARATOR: Final = ","
 # What the validators below check, written into the OpenAPI schema as patterns, so a client
 # (or a schema-driven fuzzer) that follows the schema sends what the API accepts. The
 # validators stay the enforcement: JSON Schema cannot count the genres, and bounds on a
-# `format: date` string can only be a pattern on its year.
+# `format: date` string can only be a pattern on its year (exact while the bounds are a
+# January 1 and a December 31: the schema tests check the days beside them).
 TITLE_PATTERN: Final = r"\S"
 _GENRE_ITEM: Final = rf"\s*(?:[^,\s](?:[^,]{{0,{MAX_GENRE_CHARS - 2}}}[^,\s])?\s*)?"
 GENRE_PATTERN: Final = rf"^{_GENRE_ITEM}(?:,{_GENRE_ITEM})*$"

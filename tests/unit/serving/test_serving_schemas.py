@@ -1,11 +1,17 @@
 import re
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from pydantic import ValidationError
 
 from movie_rating.data.schema import INPUT_FEATURES
-from movie_rating.serving.schemas import BatchRequest, MovieInput
+from movie_rating.serving.schemas import (
+    MAX_GENRE_CHARS,
+    MAX_RELEASE_DATE,
+    MIN_RELEASE_DATE,
+    BatchRequest,
+    MovieInput,
+)
 
 VALID = {
     "title": "Oppenheimer",
@@ -120,15 +126,16 @@ def _model_accepts(field: str, value: str) -> bool:
         ("genre", "Drama"),
         ("genre", " Drama , History,, "),
         ("genre", ",,,"),
-        ("genre", "x" * 40),
-        ("genre", "x" * 41),
-        ("genre", f"  {'x' * 40}  ,Drama"),
-        ("genre", f"Drama,{'y' * 41}"),
+        ("genre", "x" * MAX_GENRE_CHARS),
+        ("genre", "x" * (MAX_GENRE_CHARS + 1)),
+        ("genre", f"  {'x' * MAX_GENRE_CHARS}  ,Drama"),
+        ("genre", f"Drama,{'y' * (MAX_GENRE_CHARS + 1)}"),
         ("genre", "Science Fiction, TV Movie"),
-        ("release_date", "1870-01-01"),
-        ("release_date", "1869-12-31"),
-        ("release_date", "2035-12-31"),
-        ("release_date", "2036-01-01"),
+        # the bounds and the days beside them: the pattern bounds the year only
+        ("release_date", MIN_RELEASE_DATE.isoformat()),
+        ("release_date", (MIN_RELEASE_DATE - timedelta(days=1)).isoformat()),
+        ("release_date", MAX_RELEASE_DATE.isoformat()),
+        ("release_date", (MAX_RELEASE_DATE + timedelta(days=1)).isoformat()),
         ("release_date", "1999-07-04"),
         ("release_date", "0001-01-01"),
         ("release_date", "9999-12-31"),
