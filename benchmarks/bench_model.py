@@ -4,14 +4,15 @@ Timings vary from run to run, so they live here and in reports/benchmarks.json (
 DVC), never in the pipeline's outputs. Usage: `uv run python benchmarks/bench_model.py`
 (after `dvc repro`); `--skip-fit` measures only the exported model.
 
-Batch speed is `ProductionPredictor.predict_many` on the whole test split, the best of
-`--batch-repeats` timed calls after a warm-up call (the best, not the mean: on a shared
-machine the other runs measure the neighbours); `pipeline.predict` on the same frame, timed
-the same way, is the reference the batch path is checked against. `big_batch_rows_per_s` is
-`predict_many` on the test split repeated 7 times, big enough to be split across the cores.
-`compiled_trees` says whether the batch path scores a LightGBM model with its compiled trees
-(`tree_compile_seconds`: the compile alone; `load_seconds`: the whole `load`, both fast paths
-compiled and checked).
+Every speed is also given as a ratio against the seed design (`seed_pipeline.py`: v4 +
+LightGBM built the seed's way, fitted on the same train split) measured in the same run, since
+the machine's absolute speed varies. One movie: `ProductionPredictor.predict_one` (p50 over
+`--repeats` calls) against the seed pipeline's `predict` on a one-row DataFrame. Batch:
+`predict_many` on the whole test split, the best of `--batch-repeats` calls after a warm-up (the
+best, not the mean: on a shared machine the other runs measure the neighbours), against the
+seed pipeline's `predict` timed the same way; `big_batch_rows_per_s` is the test split 7 times.
+`serving_path` says whether the model is served on the fast path (its trees compiled;
+`tree_compile_seconds`: the compile; `load_seconds`: the whole `load`).
 """
 
 import argparse
@@ -24,17 +25,17 @@ from statistics import quantiles
 
 import joblib
 import pandas as pd
-from lightgbm import LGBMRegressor
-from report import merge_into_report
-from sklearn.ensemble import VotingRegressor
+from report import best_seconds, merge_into_report
+from seed_pipeline import seed_pipeline
 
-from movie_rating.data.schema import TARGET
+from movie_rating.artifact import read_card
+from movie_rating.data.schema import INPUT_FEATURES, TARGET
 from movie_rating.data.split import read_movies
 from movie_rating.models.families import build_model
-from movie_rating.models.training import cell_name, full_pipeline
+from movie_rating.models.training import full_pipeline
 from movie_rating.params import load_params
-from movie_rating.serving.compiled_trees import compile_lightgbm
-from movie_rating.serving.predict import ProdArtifacts, ProductionPredictor
+from movie_rating.registry import cell_name
+from movie_rating.serving.predict import ProductionPredictor
 from movie_rating.serving.schemas import MovieInput
 
 BIG_BATCH_COPIES = 7  # the test split 7 times: 13,622 rows
@@ -61,76 +62,63 @@ def percentile_ms(samples: list[float], q: int) -> float:
     return round(quantiles(samples, n=100)[q - 1] * 1000, 3)
 
 
-def best_seconds(call: Callable[[], object], repeats: int) -> float:
-    """The fastest of `repeats` timed calls, after one untimed warm-up call."""
-    call()
-    timings = []
-    for _ in range(repeats):
+def one_row_p50_ms(predict: Callable[[int], object], rows: int, repeats: int) -> float:
+    for index in range(min(rows, 50)):  # warm caches before timing
+        predict(index)
+    samples = []
+    for index in range(repeats):
         start = time.perf_counter()
-        call()
-        timings.append(time.perf_counter() - start)
-    return min(timings)
-
-
-def compiled_trees(model: object) -> dict[str, object]:
-    """Whether the batch path's LightGBM model (alone or in a blend) compiles to native trees,
-    and the compile time alone (`load_seconds` includes it, with its check against the booster)."""
-    members = model.estimators_ if isinstance(model, VotingRegressor) else [model]
-    lightgbm = [member for member in members if type(member) is LGBMRegressor]
-    if not lightgbm:
-        return {"compiled_trees": False}
-    forest = compile_lightgbm(lightgbm[0].booster_)
-    if forest is None:
-        return {"compiled_trees": False}
-    return {"compiled_trees": True, "tree_compile_seconds": round(forest.compile_seconds, 3)}
+        predict(index % rows)
+        samples.append(time.perf_counter() - start)
+    return percentile_ms(samples, 50)
 
 
 def predict_speed(
-    models_dir: Path, test_path: Path, repeats: int, batch_repeats: int
-) -> dict[str, float]:
-    predictor = ProductionPredictor(ProdArtifacts(models_dir=models_dir))
+    params: dict, models_dir: Path, train_path: Path, test_path: Path, repeats: int, batch: int
+) -> dict[str, object]:
+    predictor = ProductionPredictor(models_dir)
     start = time.perf_counter()
     predictor.load()
     load_seconds = time.perf_counter() - start
-    trees = compiled_trees(predictor.pipeline[-1])
-    test = read_movies(test_path)
+    train, test = read_movies(train_path), read_movies(test_path)
     movies = [
-        MovieInput(
-            title=row.title,
-            overview=row.overview,
-            genre=row.genre,
-            original_language=row.original_language,
-            release_date=row.release_date,
-        )
-        for row in test.itertuples()
+        MovieInput.model_validate(row) for row in test[list(INPUT_FEATURES)].to_dict("records")
     ]
-    for movie in movies[:50]:  # warm caches before timing
-        predictor.predict_one(movie)
-    single = []
-    for index in range(repeats):
-        movie = movies[index % len(movies)]
-        start = time.perf_counter()
-        predictor.predict_one(movie)
-        single.append(time.perf_counter() - start)
-    batch_seconds = best_seconds(lambda: predictor.predict_many(test), batch_repeats)
-    # Big batches are split across the cores; the test split alone is below that size.
+    seed = seed_pipeline(params["models"]["lightgbm"], params["base"]["seed"])
+    seed.fit(train, train[TARGET].to_numpy())
+    one_rows = [test.iloc[[i]] for i in range(len(test))]
+    # interleaved: ours, the seed's, ours again, the seed's again; the better of each pair
+    ours_p50 = min(
+        one_row_p50_ms(lambda i: predictor.predict_one(movies[i]), len(movies), repeats)
+        for _ in range(2)
+    )
+    seed_p50 = min(
+        one_row_p50_ms(lambda i: seed.predict(one_rows[i]), len(one_rows), repeats // 4)
+        for _ in range(2)
+    )
+    batch_seconds = best_seconds(lambda: predictor.predict_many(test), batch)
+    seed_batch_seconds = best_seconds(lambda: seed.predict(test), batch)
     big = pd.concat([test] * BIG_BATCH_COPIES, ignore_index=True)
-    big_seconds = best_seconds(lambda: predictor.predict_many(big), batch_repeats)
-    pipeline_seconds = best_seconds(lambda: predictor.pipeline.predict(test), batch_repeats)
+    big_seconds = best_seconds(lambda: predictor.predict_many(big), batch)
+    card = read_card(models_dir)
+    forest = predictor.loaded.forest
     return {
-        "predict_one_p50_ms": percentile_ms(single, 50),
-        "predict_one_p99_ms": percentile_ms(single, 99),
-        "predict_one_samples": repeats,
-        "batch_rows_per_s": round(len(test) / batch_seconds),
-        "batch_path": predictor.has_batch_path,
-        **trees,
+        "model": f"{card.feature_pipeline}-{card.model_family} {card.version}",
+        "serving_path": predictor.path,
+        "tree_compile_seconds": round(forest.compile_seconds, 3) if forest else None,
         "load_seconds": round(load_seconds, 3),
-        "batch_pipeline_rows_per_s": round(len(test) / pipeline_seconds),
-        "batch_repeats": batch_repeats,
+        "predict_one_p50_ms": ours_p50,
+        "seed_predict_one_p50_ms": seed_p50,
+        "predict_one_speedup_vs_seed": round(seed_p50 / ours_p50, 1),
+        "predict_one_samples": repeats,
         "batch_rows": len(test),
-        "big_batch_rows_per_s": round(len(big) / big_seconds),
+        "batch_rows_per_s": round(len(test) / batch_seconds),
+        "seed_batch_rows_per_s": round(len(test) / seed_batch_seconds),
+        "batch_speedup_vs_seed": round(seed_batch_seconds / batch_seconds, 2),
+        "batch_repeats": batch,
         "big_batch_rows": len(big),
-        "artifact_mb": round(predictor.artifact_path.stat().st_size / 1e6, 3),
+        "big_batch_rows_per_s": round(len(big) / big_seconds),
+        "artifact_mb": round((models_dir / card.artifact.path).stat().st_size / 1e6, 3),
     }
 
 
@@ -146,13 +134,14 @@ def main() -> None:
     parser.add_argument("--skip-fit", action="store_true")
     args = parser.parse_args()
 
+    params = load_params(args.params)
     results: dict[str, object] = {"cores": len(os.sched_getaffinity(0))}
-    results |= predict_speed(args.models_dir, args.test, args.repeats, args.batch_repeats)
+    results |= predict_speed(
+        params, args.models_dir, args.train, args.test, args.repeats, args.batch_repeats
+    )
     print(json.dumps(results, indent=2))
     if not args.skip_fit:
-        results["fit_seconds"] = fit_seconds_per_cell(
-            load_params(args.params), args.train, args.features_dir
-        )
+        results["fit_seconds"] = fit_seconds_per_cell(params, args.train, args.features_dir)
     merge_into_report("model", results)
 
 

@@ -15,13 +15,12 @@ import numpy as np
 from sklearn.model_selection import KFold
 
 from movie_rating.data.cleaning import clean_movies
-from movie_rating.data.schema import TARGET
+from movie_rating.data.schema import TARGET, clip_ratings
 from movie_rating.data.split import split_train_test
 from movie_rating.evaluation.error_analysis import FEW_VOTES, render_report
-from movie_rating.evaluation.metrics import clip_ratings
 from movie_rating.features.pipelines import build_feature_pipeline
 from movie_rating.models.families import build_model
-from movie_rating.models.training import cell_name, full_pipeline
+from movie_rating.models.training import full_pipeline
 from movie_rating.params import (
     BaseParams,
     CleanParams,
@@ -30,6 +29,7 @@ from movie_rating.params import (
     load_params,
     parse_section,
 )
+from movie_rating.registry import cell_name
 
 
 def main() -> None:

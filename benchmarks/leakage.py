@@ -20,8 +20,9 @@ from sklearn.model_selection import KFold, cross_val_score
 from movie_rating.data.schema import TARGET
 from movie_rating.features.pipelines import build_feature_pipeline
 from movie_rating.models.families import build_model
-from movie_rating.models.training import cell_name, full_pipeline
+from movie_rating.models.training import full_pipeline
 from movie_rating.params import BaseParams, TrainParams, load_params, parse_section
+from movie_rating.registry import cell_name
 
 SHUFFLE_SEEDS = (0, 1, 2)
 

@@ -27,14 +27,15 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from statistics import median, quantiles
-from typing import Any, ClassVar
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 from report import merge_into_report
 
 from movie_rating.data.schema import INPUT_FEATURES
 from movie_rating.data.split import read_movies
-from movie_rating.serving.predict import ProdArtifacts, ProductionPredictor
+from movie_rating.serving.predict import ProductionPredictor
 from movie_rating.serving.schemas import MovieInput
 
 HOST = "127.0.0.1"
@@ -43,10 +44,9 @@ HOST = "127.0.0.1"
 # --- the floor: the real app with a constant-returning model (benchmark-only) --------------
 class ConstantPredictor:
     version = "constant"
-    card: ClassVar[dict[str, Any]] = {"name": "constant", "model_family": "constant"}
-
-    def predict_fast(self, movie: MovieInput) -> float:
-        return 5.0
+    path = "compiled"  # rated on the event loop, as the fast path is
+    path_reason = None
+    card = SimpleNamespace(name="constant", model_family="constant")
 
     def predict_one(self, movie: MovieInput) -> float:
         return 5.0
@@ -63,8 +63,7 @@ def floor_app() -> Any:
     service = app.state.service
 
     def load_constant() -> None:
-        service.predictor = ConstantPredictor()
-        service.not_ready_reason = ""
+        service.serve(ConstantPredictor())
 
     service.load_model = load_constant
     return app
@@ -235,7 +234,7 @@ def load_movies(test_path: Path) -> list[MovieInput]:
 
 
 def in_process(models_dir: Path, movies: list[MovieInput], seconds: float) -> dict:
-    predictor = ProductionPredictor(ProdArtifacts(models_dir=models_dir)).load()
+    predictor = ProductionPredictor(models_dir).load()
     for movie in movies[:50]:
         predictor.predict_one(movie)
     timings = []
@@ -250,7 +249,7 @@ def in_process(models_dir: Path, movies: list[MovieInput], seconds: float) -> di
     predictor.predict_many(movies)
     batch_seconds = time.perf_counter() - start
     return {
-        "fast_path": predictor.has_fast_path,
+        "serving_path": predictor.path,
         "predict_one_per_s": round(len(timings) / sum(timings), 1),
         "predict_one_p50_ms": round(median(timings) * 1000, 3),
         "predict_many_rows_per_s": round(len(movies) / batch_seconds),

@@ -16,8 +16,8 @@ from movie_rating.evaluation.comparison import (
     residual_frame,
     to_markdown,
 )
-from movie_rating.models.training import cell_name
 from movie_rating.params import EvaluateParams, TrainParams, load_params, parse_section
+from movie_rating.registry import cell_name
 
 
 def main() -> None:

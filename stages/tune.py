@@ -13,8 +13,8 @@ from movie_rating.cli import run_cli
 from movie_rating.data.ingest import sha256_of
 from movie_rating.data.split import read_movies, write_movies
 from movie_rating.evaluation.comparison import load_cell_metrics
-from movie_rating.models.training import cell_name
 from movie_rating.params import BaseParams, TrainParams, load_params, parse_section
+from movie_rating.registry import cell_name
 from movie_rating.tuning.blend import blend_members, blend_tuned
 from movie_rating.tuning.space import TuneParams
 from movie_rating.tuning.tune import select_candidates, tune_cell

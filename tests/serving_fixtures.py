@@ -4,7 +4,6 @@ Tests never depend on the DVC-produced artifact; they fit the production code pa
 (`build_feature_pipeline` + `build_model` + `full_pipeline`) on ~60 made-up rows.
 """
 
-import json
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,14 +11,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from movie_rating.artifact import read_card, save_model
 from movie_rating.data.schema import INPUT_FEATURES, TARGET
 from movie_rating.features.pipelines import build_feature_pipeline
-from movie_rating.models.export import Winner, build_model_card, save_artifact
+from movie_rating.models.export import Winner, card_fields
 from movie_rating.models.families import build_model
 from movie_rating.models.training import full_pipeline
 from movie_rating.serving.schemas import MovieInput
 
-PIPELINE_NAME = "production_pipeline_v1"
+MODEL_NAME = "tiny_model"
 FEATURIZE_PARAMS: dict[str, Any] = {
     "v1_original": {
         "overview_max_features": 20,
@@ -104,15 +104,12 @@ def fit_tiny_pipeline(
 def write_model_dir(
     models_dir: Path, family: str = "ridge", target_scale: float = 1.0, **hyperparams: Any
 ) -> Path:
-    """Fit, save the artifact and a card built by the export code; return `models_dir`."""
+    """Fit, save the artifact and its card by the export code; return `models_dir`."""
     models_dir.mkdir(parents=True, exist_ok=True)
     estimator = fit_tiny_pipeline(family, hyperparams, target_scale)
-    artifact = models_dir / f"{PIPELINE_NAME}.joblib"
-    save_artifact(estimator, artifact)
     train_path = models_dir / "train.csv"
     synthetic_movies(60, seed=1).to_csv(train_path, index=False)
-    card = build_model_card(
-        name=PIPELINE_NAME,
+    fields = card_fields(
         winner=Winner(
             pipeline="v1_original",
             family=family,
@@ -122,11 +119,15 @@ def write_model_dir(
         test=synthetic_movies(30, seed=2),
         estimator=estimator,
         train_path=train_path,
-        artifact_path=artifact,
         train_rows=60,
     )
-    (models_dir / "model_card.json").write_text(json.dumps(card, indent=2), encoding="utf-8")
+    save_model(estimator, models_dir / f"{MODEL_NAME}.joblib", fields)
     return models_dir
+
+
+def artifact_file(models_dir: Path) -> Path:
+    """The artifact the card in `models_dir` names."""
+    return models_dir / read_card(models_dir).artifact.path
 
 
 def movie_inputs(frame: pd.DataFrame) -> list[MovieInput]:

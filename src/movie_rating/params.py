@@ -53,10 +53,6 @@ class EvaluateParams(StrictParams):
     vote_count_buckets: list[int] = Field(min_length=1)
 
 
-class ExportParams(StrictParams):
-    pipeline_name: str
-
-
 class ParamsError(MovieRatingError):
     """params.yaml is missing a section or a key has an invalid value."""
 

@@ -8,6 +8,10 @@ A CSV with columns title, original_language, release_date and optionally overvie
 (other columns are carried through):
     python -m movie_rating.predict --csv movies.csv --out rated.csv
 
+With --require-fast-path the command fails (status 1, saying why) unless the model is served
+on the fast path (its trees compiled to native code): a batch job or a CI check can insist on
+it rather than run many times slower.
+
 Every input row is written to --out, in order, with `predicted_rating` and `error` columns.
 A row that fails validation gets no rating; its row number, field and message go to stderr
 and to its `error` column, and it is counted in the summary. Exit status: 0 when every row
@@ -26,7 +30,7 @@ from pydantic import ValidationError
 
 from movie_rating.cli import run_cli
 from movie_rating.errors import MovieRatingError
-from movie_rating.serving.predict import ProdArtifacts, ProductionPredictor
+from movie_rating.serving.predict import ProductionPredictor
 from movie_rating.serving.schemas import MovieInput
 
 EXIT_INVALID_ROWS: Final = 3
@@ -106,7 +110,6 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--models-dir", type=Path, default=Path("models"))
-    parser.add_argument("--pipeline-name", default=ProdArtifacts.pipeline_name)
     parser.add_argument("--csv", type=Path, help="input CSV of movies")
     parser.add_argument("--out", type=Path, help="output CSV (with --csv)")
     parser.add_argument("--title")
@@ -114,14 +117,20 @@ def main() -> None:
     parser.add_argument("--genre", default="", help='comma-separated, e.g. "Drama, History"')
     parser.add_argument("--original-language", help="two- or three-letter code, e.g. en")
     parser.add_argument("--release-date", help="YYYY-MM-DD")
+    parser.add_argument(
+        "--require-fast-path",
+        action="store_true",
+        help="fail unless the model's trees are compiled (the fast path)",
+    )
     args = parser.parse_args()
     if args.csv is not None and args.out is None:
         parser.error("--csv needs --out")
     if args.csv is None and args.title is None:
         parser.error("give --csv IN --out OUT, or one movie with --title and friends")
 
-    artifacts = ProdArtifacts(pipeline_name=args.pipeline_name, models_dir=args.models_dir)
-    predictor = ProductionPredictor(artifacts).load()
+    predictor = ProductionPredictor(args.models_dir).load()
+    if args.require_fast_path and predictor.path != "compiled":
+        raise MovieRatingError(f"the model is not on the fast path: {predictor.path_reason}")
     if args.csv is None:
         predict_one(predictor, args)
     elif predict_csv(predictor, args.csv, args.out):

@@ -1,4 +1,5 @@
-"""Lookup in the name-keyed registries (feature pipelines, model families)."""
+"""Lookup in the name-keyed registries (feature pipelines, model families), and the name of a
+cell of their grid."""
 
 from collections.abc import Mapping
 from typing import TypeVar
@@ -21,3 +22,8 @@ def lookup(registry: Mapping[str, T], name: str, what: str) -> T:
     except KeyError:
         valid = ", ".join(sorted(registry))
         raise UnknownNameError(f"unknown {what} '{name}'; valid names: {valid}") from None
+
+
+def cell_name(pipeline: str, family: str) -> str:
+    """The name DVC gives a cell of the pipeline x family grid (`train@<pipeline>-<family>`)."""
+    return f"{pipeline}-{family}"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from serving_fixtures import tamper, write_model_dir
+from serving_fixtures import artifact_file, tamper, write_model_dir
 
 STARTUP_SECONDS = 60
 
@@ -114,6 +114,6 @@ def tampered_server(
 ) -> Iterator[LiveServer]:
     workdir = tmp_path_factory.mktemp("tampered")
     models = Path(shutil.copytree(e2e_models_dir, workdir / "models"))
-    tamper(models / "production_pipeline_v1.joblib")
+    tamper(artifact_file(models))
     with live_server(workdir, models) as s:
         yield s

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -66,6 +67,20 @@ class Sandbox:
     def dvc(self, *args: str, timeout: float = COMMAND_TIMEOUT) -> str:
         return self.run(sys.executable, "-m", "dvc", *args, timeout=timeout)
 
+    def start_workers(self, *args: str, timeout: float = COMMAND_TIMEOUT) -> str:
+        """Run a command that leaves workers behind (`dvc queue start`) until it returns: its
+        output goes to a file, since the workers inherit it and a pipe would keep the call
+        waiting until they finish (minutes on a busy machine)."""
+        with tempfile.TemporaryFile("w+", encoding="utf-8") as output:
+            result = subprocess.run(
+                args, cwd=self.root, env=self.env, stdout=output, stderr=subprocess.STDOUT,
+                text=True, timeout=timeout, check=False,
+            )  # fmt: skip
+            output.seek(0)
+            text = output.read()
+        assert result.returncode == 0, f"{' '.join(args)} failed:\n{text}"
+        return text
+
     def python(self, *args: str, timeout: float = COMMAND_TIMEOUT) -> str:
         return self.stdout(sys.executable, *args, timeout=timeout)
 
@@ -87,20 +102,30 @@ class Sandbox:
         edit(params)
         path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
 
-    def experiment_states(self) -> dict[str, str]:
-        """Experiment name -> executor state from `dvc exp show --json` ("done" if none)."""
-        shown = json.loads(self.stdout(sys.executable, "-m", "dvc", "exp", "show", "--json"))
+    def experiment_states(self) -> dict[str, str] | None:
+        """Experiment name -> executor state from `dvc exp show --json` ("done" if none); None
+        when the command fails (see `wait_for_experiments`)."""
+        result = subprocess.run(
+            [sys.executable, "-m", "dvc", "exp", "show", "--json"],
+            cwd=self.root, env=self.env, capture_output=True, text=True, timeout=COMMAND_TIMEOUT,
+            check=False,
+        )  # fmt: skip
+        if result.returncode != 0:
+            return None
         return {
             experiment["name"]: (experiment.get("executor") or {}).get("state") or "done"
-            for baseline in shown
+            for baseline in json.loads(result.stdout)
             for experiment in baseline.get("experiments") or []
         }
 
     def wait_for_experiments(self, names: Sequence[str], timeout: float) -> dict[str, str]:
-        """Poll until every named experiment has finished (or `timeout` s pass); their states."""
+        """Poll until every named experiment has finished (or `timeout` s pass); their states.
+
+        While workers run, `dvc exp show` can fail on an experiment's temporary folder that a
+        worker is just creating or removing: such a poll is repeated, not failed."""
         deadline = time.monotonic() + timeout
         while True:
-            states = self.experiment_states()
+            states = self.experiment_states() or {}
             finished = {n: states.get(n) for n in names if states.get(n) not in PENDING}
             if len(finished) == len(names):
                 return {n: str(s) for n, s in finished.items()}

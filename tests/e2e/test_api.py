@@ -8,14 +8,16 @@ import httpx
 import numpy as np
 import pytest
 from conftest import LiveServer, live_server, wait_until_settled
-from serving_fixtures import MOVIE, movie_inputs, synthetic_movies
+from serving_fixtures import MOVIE, artifact_file, movie_inputs, synthetic_movies
 
-from movie_rating.serving.predict import ProdArtifacts, ProductionPredictor
+from movie_rating.artifact import CARD_FILE
+from movie_rating.serving.predict import ProductionPredictor
 from movie_rating.serving.schemas import MovieInput
 
 pytestmark = pytest.mark.e2e
 
 LEAK_MARKERS = ("Traceback", 'File "', "Error(", "site-packages", "pydantic_core")
+WAITING = "waiting for the model card and the artifact it names"
 
 
 def assert_clean(response: httpx.Response) -> None:
@@ -42,22 +44,39 @@ def client(server: LiveServer):
 
 @pytest.fixture(scope="module")
 def local_predictor(e2e_models_dir):
-    return ProductionPredictor(ProdArtifacts(models_dir=e2e_models_dir)).load()
+    return ProductionPredictor(e2e_models_dir).load()
 
 
-def test_health_and_ready(client, server):
+def read_card(models_dir) -> dict:
+    return json.loads((models_dir / CARD_FILE).read_text(encoding="utf-8"))
+
+
+def assert_no_server_path(response: httpx.Response, *folders) -> None:
+    """The body names no folder of the server (the files are named, never where they are)."""
+    for folder in folders:
+        assert str(folder) not in response.text, response.text[:500]
+
+
+def test_health_and_ready(client, server, local_predictor):
     health = client.get("/health")
     assert health.status_code == 200 and health.json() == {"status": "ok"}
     ready = client.get("/ready")
     assert ready.status_code == 200
-    card = json.loads((server.models_dir / "model_card.json").read_text())
-    assert ready.json()["model_version"] == card["version"]
+    card = read_card(server.models_dir)
+    assert ready.json() == {
+        "status": "ready",
+        "model_version": card["version"],
+        "reason": None,
+        "serving_path": "fallback",  # the tiny ridge model has no compiled form
+        "serving_path_reason": local_predictor.path_reason,
+    }
+    assert "Ridge" in ready.json()["serving_path_reason"]
     assert_clean(health)
     assert_clean(ready)
 
 
-def test_model_card_endpoint(client, server):
-    card = json.loads((server.models_dir / "model_card.json").read_text())
+def test_model_card_endpoint(client, server, local_predictor):
+    card = read_card(server.models_dir)
     response = client.get("/model")
     assert response.status_code == 200
     body = response.json()
@@ -67,6 +86,10 @@ def test_model_card_endpoint(client, server):
     assert body["trained_at"] == card["created_at"]
     assert body["metrics"]["test_rmse"] == card["metrics"]["test_rmse"]
     assert body["stage"] == "prod"
+    assert body["name"] == card["name"]
+    assert body["serving_path"] == local_predictor.path == "fallback"
+    assert body["serving_path_reason"] == local_predictor.path_reason
+    assert_no_server_path(response, server.models_dir)
 
 
 def test_predict_returns_the_models_rating(client, local_predictor):
@@ -183,6 +206,15 @@ def test_metrics(client, local_predictor):
     assert count and float(count[0].split()[-1]) >= 1
     assert f'version="{local_predictor.version}"' in text
     assert "movie_rating_model_info{" in text
+    info = [line for line in text.splitlines() if line.startswith("movie_rating_model_info{")]
+    assert len(info) == 1 and 'serving_path="fallback"' in info[0]
+    # the tiny ridge model serves off the compiled path: every movie it rates is counted
+    fallback = [
+        line
+        for line in text.splitlines()
+        if line.startswith('movie_rating_fallback_predictions_total{endpoint="predict"}')
+    ]
+    assert fallback and float(fallback[0].split()[-1]) == float(count[0].split()[-1])
 
 
 def test_docs_and_openapi_examples(client):
@@ -220,31 +252,45 @@ def test_ready_flips_from_503_to_200_when_the_model_arrives(tmp_path, e2e_models
     with live_server(tmp_path, empty, model_poll_seconds="0.2") as server:
         waiting = httpx.get(f"{server.url}/ready", timeout=5)
         assert waiting.status_code == 503
-        assert "waiting for production_pipeline_v1.joblib" in waiting.json()["reason"]
-        assert httpx.post(f"{server.url}/predict", json=MOVIE, timeout=5).status_code == 503
+        assert waiting.json()["reason"] == WAITING
+        assert waiting.json()["serving_path"] is None
+        refused = httpx.post(f"{server.url}/predict", json=MOVIE, timeout=5)
+        assert refused.status_code == 503
+        assert WAITING in refused.json()["detail"]
+        for response in (waiting, refused):
+            assert_clean(response)
+            assert_no_server_path(response, empty, tmp_path)
         # As a deployment would: the artifact first, the card (what it is checked against) last.
-        shutil.copy(e2e_models_dir / "production_pipeline_v1.joblib", empty)
-        shutil.copy(e2e_models_dir / "model_card.json", empty)
+        shutil.copy(artifact_file(e2e_models_dir), empty)
+        shutil.copy(e2e_models_dir / CARD_FILE, empty)
         deadline = time.monotonic() + 30
         while (ready := httpx.get(f"{server.url}/ready", timeout=5)).status_code != 200:
             assert time.monotonic() < deadline, ready.json()
             time.sleep(0.1)
+        assert ready.json()["serving_path"] == "fallback"
         assert httpx.post(f"{server.url}/predict", json=MOVIE, timeout=5).status_code == 200
 
 
 def test_tampered_model_keeps_the_service_up_but_not_ready(tampered_server):
     ready = wait_until_settled(tampered_server)
     assert ready.status_code == 503
+    artifact = artifact_file(tampered_server.models_dir).name
     assert "checksum mismatch" in ready.json()["reason"]
+    assert artifact in ready.json()["reason"]  # the file is named, not where it is
+    assert ready.json()["serving_path"] is None
     assert_clean(ready)
     with httpx.Client(base_url=tampered_server.url, timeout=30) as http:
         assert http.get("/health").status_code == 200
         refused = http.post("/predict", json=MOVIE)
         assert refused.status_code == 503
         assert "not ready" in refused.json()["detail"]
+        assert "checksum mismatch" in refused.json()["detail"]
         assert_clean(refused)
-        assert http.post("/predict/batch", json={"movies": [MOVIE]}).status_code == 503
-        assert http.get("/model").status_code == 503
+        batch = http.post("/predict/batch", json={"movies": [MOVIE]})
+        model = http.get("/model")
+        assert batch.status_code == 503 and model.status_code == 503
+    for response in (ready, refused, batch, model):
+        assert_no_server_path(response, tampered_server.models_dir, tampered_server.log.parent)
     logged = [
         json.loads(line)
         for line in tampered_server.log_text().splitlines()

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from movie_rating.artifact import CARD_FILE, read_card
 from movie_rating.data.ingest import sha256_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -121,14 +122,21 @@ def test_repro_runs_every_stage_and_writes_outputs(project):
     assert declared >= ALL_STAGES
     assert set(RUNNING.findall(first)) == declared
     root = proj.root
+    dvc_vars = yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8"))["vars"]
+    paths = next(v["paths"] for v in dvc_vars if isinstance(v, dict) and "paths" in v)
     for output in (
-        "models/model_card.json",
-        "models/production_pipeline_v1.joblib",
+        paths["model_card"],  # beside the artifact `export --model` writes
+        paths["model"],
         "reports/model_comparison.md",
         "reports/winner.json",
         "data/interim/quarantine.csv",
     ):
         assert (root / output).is_file(), output
+    model = root / paths["model"]
+    card = read_card(model.parent)
+    assert model.parent / CARD_FILE == root / paths["model_card"]
+    assert (card.name, card.artifact.path) == (model.stem, model.name)
+    assert card.artifact.sha256 == sha256_of(model)
 
     quality = json.loads((root / "reports/data_quality.json").read_text(encoding="utf-8"))
     assert quality["records_in"] == 411

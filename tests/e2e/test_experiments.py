@@ -147,7 +147,7 @@ def test_queued_grid_runs_every_experiment(sandbox, shared):
     )
     queued = QUEUED.findall(output)
     assert len(queued) == 2, output  # 15, 63: a grid, each point a full pipeline run
-    sandbox.dvc("queue", "start", "-j", "2")
+    sandbox.start_workers(sys.executable, "-m", "dvc", "queue", "start", "-j", "2")
     states = sandbox.wait_for_experiments(queued, timeout=400)
     assert set(states.values()) <= {"success", "done"}, states
     shared["grid"] = queued

@@ -1,6 +1,6 @@
 """The optional MLflow registry path, end to end: real `mlflow server`s (SQLite; local and
 moto-S3 artifact stores), the registration CLI, and real uvicorn services loading
-`models:/production_pipeline_v1@prod`.
+`models:/<the name on the model card>@prod`.
 
 The tests share one registry and run in file order; the last one kills it.
 """
@@ -15,11 +15,20 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+import yaml
 from conftest import LiveServer, free_port, live_server, wait_until_settled
-from serving_fixtures import PIPELINE_NAME, movie_inputs, synthetic_movies, tamper, write_model_dir
+from serving_fixtures import (
+    MODEL_NAME,
+    artifact_file,
+    movie_inputs,
+    synthetic_movies,
+    tamper,
+    write_model_dir,
+)
 
+from movie_rating.artifact import CARD_FILE
 from movie_rating.data.ingest import sha256_of
-from movie_rating.serving.predict import ProdArtifacts, ProductionPredictor
+from movie_rating.serving.predict import ProductionPredictor
 
 pytestmark = pytest.mark.e2e
 pytest_plugins = ["mlflow_fixtures"]  # the session-scoped registry servers
@@ -43,24 +52,36 @@ def model_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def card_of(models_dir: Path) -> dict:
-    return json.loads((models_dir / "model_card.json").read_text(encoding="utf-8"))
+    return json.loads((models_dir / CARD_FILE).read_text(encoding="utf-8"))
+
+
+def registry_cli(
+    command: str,
+    models_dir: Path,
+    tracking_uri: str | None,
+    *extra: str,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """`python -m movie_rating.model_registry <command>`; the registered name is, by default,
+    the one on the card in `models_dir`."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    environment |= env or {}
+    if tracking_uri is not None:
+        environment["MLFLOW_TRACKING_URI"] = tracking_uri
+    return subprocess.run(
+        [sys.executable, "-m", "movie_rating.model_registry", command,
+         "--models-dir", str(models_dir), *extra],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
 
 
 def register_cli(
     models_dir: Path, tracking_uri: str | None, *extra: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    environment |= env or {}
-    if tracking_uri is not None:
-        environment["MLFLOW_TRACKING_URI"] = tracking_uri
-    command = [sys.executable, "-m", "movie_rating.model_registry", "register"]
-    return subprocess.run(
-        [*command, "--models-dir", str(models_dir), "--name", PIPELINE_NAME, *extra],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return registry_cli("register", models_dir, tracking_uri, *extra, env=env)
 
 
 def registry_service(workdir: Path, local_dir: Path, tracking_uri: str):
@@ -82,7 +103,7 @@ def assert_serves(server: LiveServer, models_dir: Path, source: str) -> dict:
     card = card_of(models_dir)
     body = httpx.get(f"{server.url}/model", timeout=30).json()
     assert (body["source"], body["sha256"]) == (source, card["artifact"]["sha256"]), body
-    expected = ProductionPredictor(ProdArtifacts(models_dir=models_dir)).load()
+    expected = ProductionPredictor(models_dir).load()
     movies = [m.model_dump(mode="json") for m in movie_inputs(MOVIES)]
     batch = httpx.post(f"{server.url}/predict/batch", json={"movies": movies}, timeout=30)
     served = [row["predicted_rating"] for row in batch.json()["results"]]
@@ -117,7 +138,7 @@ def test_unreachable_registry_warns_and_the_local_export_stands(model_dirs, tmp_
     assert required.returncode == 1
     assert f"error: MLflow registry at {dead} is unreachable" in required.stderr
     assert {path.name: sha256_of(path) for path in export.iterdir()} == before
-    ProductionPredictor(ProdArtifacts(models_dir=export)).load()
+    ProductionPredictor(export).load()
 
 
 def test_gto_registers_and_assigns_the_dvc_artifact_without_a_server(repo_root, tmp_path):
@@ -126,6 +147,8 @@ def test_gto_registers_and_assigns_the_dvc_artifact_without_a_server(repo_root, 
     if gto is None:
         pytest.skip("gto is not installed (uv sync --group registry)")
     shutil.copy(repo_root / "dvc.yaml", tmp_path / "dvc.yaml")
+    # the model GTO knows is the one dvc.yaml declares (named after the file export writes)
+    (name,) = yaml.safe_load((repo_root / "dvc.yaml").read_text(encoding="utf-8"))["artifacts"]
 
     who = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com"}
     env = {**os.environ, **who, "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
@@ -140,10 +163,10 @@ def test_gto_registers_and_assigns_the_dvc_artifact_without_a_server(repo_root, 
     run("git", "init", "-q")
     run("git", "add", "dvc.yaml")
     run("git", "commit", "-qm", "model")
-    run(gto, "register", PIPELINE_NAME, "--version", "v1.0.0")
-    run(gto, "assign", PIPELINE_NAME, "--version", "v1.0.0", "--stage", "prod")
-    assert run(gto, "show", f"{PIPELINE_NAME}#prod", "--ref").strip() == f"{PIPELINE_NAME}@v1.0.0"
-    assert set(run("git", "tag").split()) == {f"{PIPELINE_NAME}@v1.0.0", f"{PIPELINE_NAME}#prod#1"}
+    run(gto, "register", name, "--version", "v1.0.0")
+    run(gto, "assign", name, "--version", "v1.0.0", "--stage", "prod")
+    assert run(gto, "show", f"{name}#prod", "--ref").strip() == f"{name}@v1.0.0"
+    assert set(run("git", "tag").split()) == {f"{name}@v1.0.0", f"{name}#prod#1"}
 
 
 @pytest.fixture(scope="module")
@@ -154,6 +177,7 @@ def v1_service(tmp_path_factory, mlflow_server, model_dirs) -> LiveServer:
     published = json.loads(result.stdout)
     assert (published["version"], published["alias"]) == ("1", "prod")
     assert published["artifact_sha256"] == card_of(model_dirs["v1"])["artifact"]["sha256"]
+    assert published["name"] == card_of(model_dirs["v1"])["name"] == MODEL_NAME  # the default
     workdir = tmp_path_factory.mktemp("v1-service")
     with registry_service(workdir, model_dirs["local"], mlflow_server.url) as server:
         yield server
@@ -169,18 +193,24 @@ def test_served_from_registry_with_identical_predictions(v1_service, model_dirs,
     assert (listing["serving_source"], listing["serving_version"]) == ("mlflow", "1")
     logged = [json.loads(line) for line in v1_service.log_text().splitlines() if "{" in line[:1]]
     loaded = [line for line in logged if line.get("event") == "model_from_registry"]
-    assert loaded and loaded[0]["model_uri"] == f"models:/{PIPELINE_NAME}@prod"
+    # MOVIE_RATING_MODEL_NAME unset: the name on the local (fallback) card
+    name = card_of(model_dirs["local"])["name"]
+    assert loaded and loaded[0]["model_uri"] == f"models:/{name}@prod"
+    listed = registry_cli("versions", model_dirs["v1"], mlflow_server.url)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)["aliases"] == {"prod": "1"}
 
 
 def test_moving_the_alias_serves_the_new_version_after_restart(
     v1_service, model_dirs, mlflow_server, tmp_path
 ):
     second = mlflow_registry.register_export(
-        model_dirs["v2"], tracking_uri=mlflow_server.url, name=PIPELINE_NAME, alias="prod"
+        model_dirs["v2"], tracking_uri=mlflow_server.url, name=None, alias="prod"
     )
     assert (second.version, second.reused) == ("2", False)
+    assert second.name == card_of(model_dirs["v2"])["name"]  # None: the card's name
     again = mlflow_registry.register_export(
-        model_dirs["v2"], tracking_uri=mlflow_server.url, name=PIPELINE_NAME, alias="prod"
+        model_dirs["v2"], tracking_uri=mlflow_server.url, name=second.name, alias="prod"
     )
     assert (again.version, again.reused) == ("2", True)  # same bytes: no duplicate version
     listing = httpx.get(f"{v1_service.url}/models", timeout=30).json()
@@ -201,7 +231,8 @@ def test_a_broken_version_falls_back_to_the_local_artifact(model_dirs, mlflow_se
     from mlflow.tracking import MlflowClient
 
     broken = Path(shutil.copytree(model_dirs["v2"], tmp_path / "broken"))
-    tamper(broken / f"{PIPELINE_NAME}.joblib")
+    tamper(artifact_file(broken))
+    name = card_of(broken)["name"]
     client = MlflowClient(mlflow_server.url, mlflow_server.url)
     experiment = client.get_experiment_by_name(mlflow_registry.DEFAULT_EXPERIMENT)
     run = client.create_run(experiment.experiment_id, run_name="tampered")
@@ -209,19 +240,19 @@ def test_a_broken_version_falls_back_to_the_local_artifact(model_dirs, mlflow_se
         if path.suffix in (".joblib", ".json"):
             client.log_artifact(run.info.run_id, str(path), mlflow_registry.ARTIFACT_DIR)
     version = client.create_model_version(
-        PIPELINE_NAME,
+        name,
         source=f"{run.info.artifact_uri}/{mlflow_registry.ARTIFACT_DIR}",
         run_id=run.info.run_id,
         tags={mlflow_registry.SHA_TAG: card_of(broken)["artifact"]["sha256"]},
     )
-    client.set_registered_model_alias(PIPELINE_NAME, "prod", version.version)
+    client.set_registered_model_alias(name, "prod", version.version)
     try:
         with registry_service(tmp_path, model_dirs["local"], mlflow_server.url) as server:
             body = assert_serves(server, model_dirs["local"], source="fallback")
             assert "checksum mismatch" in body["fallback_reason"]
             assert body["registry_version"] is None
     finally:
-        client.set_registered_model_alias(PIPELINE_NAME, "prod", "2")
+        client.set_registered_model_alias(name, "prod", "2")
 
 
 def test_s3_artifact_store_through_moto(model_dirs, mlflow_s3_server, monkeypatch, tmp_path):
@@ -235,7 +266,7 @@ def test_s3_artifact_store_through_moto(model_dirs, mlflow_s3_server, monkeypatc
     published = json.loads(result.stdout)
     assert published["source"].startswith("s3://movie-rating-models/mlflow/")
     keys = mlflow_s3_server.s3_keys("mlflow/")
-    assert {Path(key).name for key in keys} >= {f"{PIPELINE_NAME}.joblib", "model_card.json"}
+    assert {Path(key).name for key in keys} >= {artifact_file(model_dirs["v1"]).name, CARD_FILE}
     with registry_service(tmp_path, model_dirs["local"], mlflow_s3_server.url) as server:
         body = assert_serves(server, model_dirs["v1"], source="mlflow")
         assert body["registry_version"] == published["version"]

@@ -6,8 +6,10 @@ import sys
 
 import numpy as np
 import pytest
+from serving_fixtures import write_model_dir
 
-from movie_rating.serving.predict import ProdArtifacts, ProductionPredictor
+from movie_rating.artifact import CARD_FILE
+from movie_rating.serving.predict import ProductionPredictor
 from movie_rating.serving.schemas import MovieInput
 
 pytestmark = pytest.mark.e2e
@@ -63,7 +65,7 @@ def test_bad_rows_are_reported_and_good_rows_rated(e2e_models_dir, tmp_path):
             assert row["error"] == ""
             assert 0.0 <= float(row["predicted_rating"]) <= 10.0
 
-    predictor = ProductionPredictor(ProdArtifacts(models_dir=e2e_models_dir)).load()
+    predictor = ProductionPredictor(e2e_models_dir).load()
     good = [r for r in written if not r["error"]]
     expected = predictor.predict_many(
         [MovieInput.model_validate({k: r[k] for k in HEADER[1:]}) for r in good]
@@ -76,7 +78,7 @@ def test_single_movie_prints_its_rating(e2e_models_dir, tmp_path):
             "--original-language", "en", "--release-date", "2023-07-21"]  # fmt: skip
     result = run_cli("--models-dir", e2e_models_dir, *args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    predictor = ProductionPredictor(ProdArtifacts(models_dir=e2e_models_dir)).load()
+    predictor = ProductionPredictor(e2e_models_dir).load()
     movie = MovieInput(
         title="Oppenheimer",
         overview="A bomb.",
@@ -89,9 +91,32 @@ def test_single_movie_prints_its_rating(e2e_models_dir, tmp_path):
 
 def test_errors_are_one_line_without_traceback(e2e_models_dir, tmp_path):
     bad_date = ["--title", "X", "--original-language", "en", "--release-date", "2023-13-01"]
-    for models_dir, message in ((e2e_models_dir, "release_date"), (tmp_path, "does not exist")):
+    for models_dir, message in ((e2e_models_dir, "release_date"), (tmp_path, f"no {CARD_FILE}")):
         result = run_cli("--models-dir", models_dir, *bad_date, cwd=tmp_path)
         assert result.returncode == 1
         assert "Traceback" not in result.stderr
         errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
         assert len(errors) == 1 and message in errors[0], result.stderr
+
+
+@pytest.fixture(scope="module")
+def lightgbm_models_dir(tmp_path_factory):
+    return write_model_dir(tmp_path_factory.mktemp("lightgbm"), family="lightgbm", n_estimators=20)
+
+
+def test_require_fast_path_fails_unless_the_trees_are_compiled(
+    e2e_models_dir, lightgbm_models_dir, tmp_path
+):
+    args = ["--require-fast-path", "--title", "X", "--original-language", "en",
+            "--release-date", "2020-01-01"]  # fmt: skip
+    slow = run_cli("--models-dir", e2e_models_dir, *args, cwd=tmp_path)
+    assert slow.returncode == 1 and slow.stdout == ""
+    assert "Traceback" not in slow.stderr
+    reason = ProductionPredictor(e2e_models_dir).load().path_reason
+    assert f"error: the model is not on the fast path: {reason}" in slow.stderr.splitlines()
+    fast = run_cli("--models-dir", lightgbm_models_dir, *args, cwd=tmp_path)
+    assert fast.returncode == 0, fast.stderr
+    predictor = ProductionPredictor(lightgbm_models_dir).load()
+    assert predictor.path == "compiled"
+    movie = MovieInput(title="X", original_language="en", release_date="2020-01-01")
+    assert float(fast.stdout.strip()) == pytest.approx(predictor.predict_one(movie), abs=1e-4)

@@ -6,11 +6,15 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import joblib
 import pandas as pd
 import pytest
 import yaml
 
+from movie_rating.artifact import CARD_FILE, load_model
 from movie_rating.data.ingest import sha256_of
+from movie_rating.data.schema import PROCESSED_COLUMNS, TARGET
+from movie_rating.features.pipelines import build_feature_pipeline
 
 pytestmark = pytest.mark.e2e
 
@@ -109,3 +113,48 @@ def test_clean_stage_writes_quarantine_and_report(dirty_csv, dirty_expected, tmp
     test = pd.read_csv(out / "test.csv")
     assert (len(train), len(test)) == (report["train"], report["test"])
     assert set(train["record_id"]) | set(test["record_id"]) == dirty_expected.clean_ids
+
+
+def test_export_writes_the_model_it_is_given_and_its_card_beside_it(
+    movie_factory, repo_params, tmp_path
+):
+    train, test = movie_factory(80, seed=1), movie_factory(20, seed=2)
+    for name, frame in (("train", train), ("test", test)):
+        frame.loc[:, list(PROCESSED_COLUMNS)].to_csv(tmp_path / f"{name}.csv", index=False)
+    features = tmp_path / "features"
+    features.mkdir()
+    joblib.dump(
+        build_feature_pipeline("v1_original", repo_params["featurize"]),
+        features / "v1_original.joblib",
+    )
+    winner = {"pipeline": "v1_original", "family": "ridge", "cv_rmse_mean": 0.8,
+              "cv_rmse_std": 0.1, "cv_r2_mean": 0.2}  # fmt: skip
+    (tmp_path / "winner.json").write_text(json.dumps(winner), encoding="utf-8")
+    (tmp_path / "hyperparameters.json").write_text(json.dumps({"alpha": 3.0}), encoding="utf-8")
+    model = tmp_path / "out" / "exported_model.joblib"
+    args = [
+        "--params", REPO_ROOT / "params.yaml",
+        "--winner", tmp_path / "winner.json",
+        "--winner-hyperparameters", tmp_path / "hyperparameters.json",
+        "--features-dir", features,
+        "--train", tmp_path / "train.csv",
+        "--test", tmp_path / "test.csv",
+        "--importance", tmp_path / "importance.csv",
+    ]  # fmt: skip
+
+    old = run_stage("export", *args, "--models-dir", tmp_path / "out")
+    assert old.returncode == 2 and "--model" in old.stderr  # the argument is the file now
+
+    result = run_stage("export", *args, "--model", model)
+    assert result.returncode == 0, result.stderr
+    assert sorted(path.name for path in model.parent.iterdir()) == sorted([CARD_FILE, model.name])
+    fitted, card = load_model(model.parent)
+    assert (card.name, card.artifact.path) == (model.stem, model.name)
+    assert (card.feature_pipeline, card.model_family) == ("v1_original", "ridge")
+    assert card.hyperparameters == {"alpha": 3.0}
+    assert card.training_data.rows == len(train)
+    assert card.metrics["cv_rmse_mean"] == 0.8
+    assert fitted.predict(test).shape == (len(test),)
+    assert fitted[-1].alpha == 3.0
+    assert card.target == TARGET
+    assert (tmp_path / "importance.csv").is_file()

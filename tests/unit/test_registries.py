@@ -1,10 +1,11 @@
-"""The registries and params.yaml agree; unknown names list the valid ones."""
+"""The registries and params.yaml agree; unknown names list the valid ones; grid cells are
+named unambiguously."""
 
 import pytest
 
 from movie_rating.features.pipelines import PIPELINES
 from movie_rating.models.families import MODEL_FAMILIES, build_model
-from movie_rating.registry import UnknownNameError, lookup
+from movie_rating.registry import UnknownNameError, cell_name, lookup
 
 REGISTRIES = {"PIPELINES": PIPELINES, "MODEL_FAMILIES": MODEL_FAMILIES}
 
@@ -41,6 +42,14 @@ def test_no_duplicate_names_in_params(repo_params):
 def test_names_have_no_dash(registry):
     # DVC matrix cells are named "<pipeline>-<family>": a dash inside a name would be ambiguous.
     assert not [name for name in REGISTRIES[registry] if "-" in name]
+
+
+def test_cell_names_are_distinct_and_split_back_into_their_parts():
+    cells = {cell_name(p, f): (p, f) for p in PIPELINES for f in MODEL_FAMILIES}
+    assert len(cells) == len(PIPELINES) * len(MODEL_FAMILIES)
+    for name, (pipeline, family) in cells.items():
+        assert name == f"{pipeline}-{family}"  # as DVC names the matrix: train@<p>-<f>
+        assert tuple(name.split("-")) == (pipeline, family)
 
 
 @pytest.mark.parametrize("family", sorted(MODEL_FAMILIES))

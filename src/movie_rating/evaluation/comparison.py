@@ -11,7 +11,7 @@ import pandas as pd
 from movie_rating.data.schema import VOTE_COUNT
 from movie_rating.errors import MovieRatingError
 from movie_rating.evaluation.metrics import DIGITS, regression_metrics
-from movie_rating.models.training import cell_name
+from movie_rating.registry import cell_name
 
 SELECTION_METRIC = "cv_rmse_mean"
 TABLE_COLUMNS = (

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from movie_rating.data.schema import VOTE_COUNT
-from movie_rating.features.transformers import parse_release_dates
+from movie_rating.features.columns import parse_release_dates, release_years
 
 FEW_VOTES = 50
 """Below this many votes a TMDB average is a handful of opinions, not a consensus."""
@@ -53,7 +53,7 @@ def vote_bucket(frame: pd.DataFrame, threshold: int = FEW_VOTES) -> pd.Series:
 
 
 def decade(frame: pd.DataFrame) -> pd.Series:
-    years = parse_release_dates(frame["release_date"]).dt.year
+    years = pd.Series(release_years(parse_release_dates(frame["release_date"])), index=frame.index)
     labels = (years // 10 * 10).astype("Int64").astype(str) + "s"
     return labels.where(years.notna(), "unknown")
 

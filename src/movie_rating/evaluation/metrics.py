@@ -1,6 +1,5 @@
 """Regression metrics, rounded so that repeated runs write byte-identical files."""
 
-import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
 
@@ -13,8 +12,3 @@ def regression_metrics(y_true: ArrayLike, y_pred: ArrayLike, prefix: str = "") -
         f"{prefix}mae": round(float(mean_absolute_error(y_true, y_pred)), DIGITS),
         f"{prefix}r2": round(float(r2_score(y_true, y_pred)), DIGITS),
     }
-
-
-def clip_ratings(predictions: ArrayLike) -> np.ndarray:
-    """Ratings live on TMDB's 0-10 scale; a regressor can overshoot it."""
-    return np.clip(np.asarray(predictions, dtype=np.float64), 0.0, 10.0)

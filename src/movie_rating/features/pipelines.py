@@ -10,20 +10,20 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 from pydantic import Field, model_validator
-from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import Ridge
-from sklearn.model_selection import KFold
 from sklearn.pipeline import FeatureUnion, Pipeline
-from sklearn.preprocessing import TargetEncoder
 
 from movie_rating.data.schema import INPUT_FEATURES
+from movie_rating.features.blocks import PASSTHROUGH, ColumnBlocks
 from movie_rating.features.stacking import (
     RELEASE_KEYS,
     OutOfFoldRegressor,
     ReleaseContextFeatures,
     ReleaseKeys,
+    TargetEncodedKeys,
     TitlePrefixes,
 )
+from movie_rating.features.text import TextTfidf
 from movie_rating.features.transformers import (
     CategoricalOneHotEncoder,
     ColumnSelector,
@@ -32,7 +32,6 @@ from movie_rating.features.transformers import (
     LanguageGrouper,
     LightweightTextEmbedder,
     SelectiveStandardScaler,
-    StableTfidfVectorizer,
     YearBinning,
 )
 from movie_rating.params import StrictParams, parse_section
@@ -40,7 +39,6 @@ from movie_rating.registry import lookup
 
 NUMERIC_FEATURES = ("release_year", "release_month", "title_words", "overview_words")
 CATEGORICAL_FEATURES = ("original_language", "release_period")
-TEXT_COLUMNS = ("title", "overview", "genre", "original_language")
 
 
 class TfidfFeatureParams(StrictParams):
@@ -57,7 +55,7 @@ class TfidfFeatureParams(StrictParams):
 def build_tfidf_features(params: TfidfFeatureParams) -> Pipeline:
     """Dates, genres, language and release period, plus TF-IDF of overview and title."""
     ngram_range = (1, params.ngram_max)
-    encode = ColumnTransformer(
+    encode = ColumnBlocks(
         [
             (
                 "overview",
@@ -75,16 +73,22 @@ def build_tfidf_features(params: TfidfFeatureParams) -> Pipeline:
             ),
             ("genres", GenreMultiLabelEncoder(min_count=params.genre_min_count), "genre"),
             ("categorical", CategoricalOneHotEncoder(), list(CATEGORICAL_FEATURES)),
-            ("numeric", "passthrough", list(NUMERIC_FEATURES)),
-        ],
-        sparse_threshold=1.0,
+            ("numeric", PASSTHROUGH, list(NUMERIC_FEATURES)),
+        ]
     )
+    return _with_frame_steps(encode, params.year_bin_edges, params.language_min_count)
+
+
+def _with_frame_steps(
+    encode: ColumnBlocks, year_bin_edges: list[int], language_min_count: int
+) -> Pipeline:
+    """The steps every pipeline shares (typed, binned, grouped, scaled columns), then `encode`."""
     return Pipeline(
         [
             ("select", ColumnSelector(columns=INPUT_FEATURES)),
             ("fix_types", DataTypeFixer()),
-            ("year_bins", YearBinning(edges=tuple(params.year_bin_edges))),
-            ("language", LanguageGrouper(min_count=params.language_min_count)),
+            ("year_bins", YearBinning(edges=tuple(year_bin_edges))),
+            ("language", LanguageGrouper(min_count=language_min_count)),
             ("scale", SelectiveStandardScaler(columns=NUMERIC_FEATURES)),
             ("encode", encode),
         ]
@@ -122,41 +126,26 @@ class StackedFeatureParams(StrictParams):
 
 
 def _text_ridge(params: TextRidgeParams, folds: int, seed: int) -> OutOfFoldRegressor:
-    vectorizers = [
-        (
-            "word",
-            StableTfidfVectorizer(
-                ngram_range=(1, params.word_ngram_max), min_df=params.min_df, sublinear_tf=True
-            ),
-        )
-    ]
+    words = TextTfidf(
+        ngram_range=(1, params.word_ngram_max), min_df=params.min_df, sublinear_tf=True
+    )
+    encoder: Any = words
     if params.char_ngram_range is not None:
-        vectorizers.append(
-            (
-                "char",
-                StableTfidfVectorizer(
-                    analyzer="char_wb",
-                    ngram_range=params.char_ngram_range,
-                    min_df=params.min_df,
-                    sublinear_tf=True,
-                ),
-            )
+        characters = TextTfidf(
+            analyzer="char_wb",
+            ngram_range=params.char_ngram_range,
+            min_df=params.min_df,
+            sublinear_tf=True,
         )
+        encoder = FeatureUnion([("word", words), ("char", characters)])
     return OutOfFoldRegressor(
-        FeatureUnion(vectorizers),
-        Ridge(alpha=params.alpha),
-        n_splits=folds,
-        random_state=seed,
-        feature_name="ridge",
+        encoder, Ridge(alpha=params.alpha), n_splits=folds, random_state=seed, feature_name="ridge"
     )
 
 
-def _target_encoded(keys: Any, params: StackedFeatureParams) -> Pipeline:
-    """Out-of-fold mean rating of the films sharing each category key that `keys` makes.
-
-    scikit-learn's TargetEncoder cross-fits in `fit_transform`, like OutOfFoldRegressor."""
-    folds = KFold(n_splits=params.oof_folds, shuffle=True, random_state=params.oof_seed)
-    return Pipeline([("keys", keys), ("encode", TargetEncoder(target_type="continuous", cv=folds))])
+def _target_encoded(keys: Any, params: StackedFeatureParams) -> TargetEncodedKeys:
+    """Out-of-fold mean rating of the films sharing each category key that `keys` makes."""
+    return TargetEncodedKeys(keys, n_splits=params.oof_folds, random_state=params.oof_seed)
 
 
 def build_stacked_features(params: StackedFeatureParams) -> Pipeline:
@@ -181,20 +170,10 @@ def build_stacked_features(params: StackedFeatureParams) -> Pipeline:
         ("context", ReleaseContextFeatures(), ["release_date", "genre", "title", "overview"]),
         ("genres", GenreMultiLabelEncoder(min_count=params.genre_min_count), "genre"),
         ("categorical", CategoricalOneHotEncoder(), list(CATEGORICAL_FEATURES)),
-        ("numeric", "passthrough", list(NUMERIC_FEATURES)),
+        ("numeric", PASSTHROUGH, list(NUMERIC_FEATURES)),
     ]
-    encode = ColumnTransformer(blocks, sparse_threshold=1.0)
-    return Pipeline(
-        [
-            ("select", ColumnSelector(columns=INPUT_FEATURES)),
-            # Keep the raw date as text too: the weekday is read from it.
-            ("fix_types", DataTypeFixer(text_columns=(*TEXT_COLUMNS, "release_date"))),
-            ("year_bins", YearBinning(edges=tuple(params.year_bin_edges))),
-            ("language", LanguageGrouper(min_count=params.language_min_count)),
-            ("scale", SelectiveStandardScaler(columns=NUMERIC_FEATURES)),
-            ("encode", encode),
-        ]
-    )
+    encode = ColumnBlocks(blocks)
+    return _with_frame_steps(encode, params.year_bin_edges, params.language_min_count)
 
 
 @dataclass(frozen=True)

@@ -20,14 +20,23 @@ from typing import Any, Self
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.base import clone
+from sklearn.linear_model import Ridge
 from sklearn.model_selection import KFold, cross_val_predict
-from sklearn.utils.validation import check_is_fitted
+from sklearn.preprocessing import TargetEncoder
 
-from movie_rating.features.transformers import parse_release_dates, single_column
+from movie_rating.features.base import FeatureTransformer
+from movie_rating.features.columns import (
+    as_columns,
+    parse_release_dates,
+    release_weekdays,
+    release_years,
+    single_column,
+    text_values,
+)
 
 
-class OutOfFoldRegressor(TransformerMixin, BaseEstimator):
+class OutOfFoldRegressor(FeatureTransformer):
     """A regressor's prediction as one feature, out-of-fold on the rows it was fitted on.
 
     Parameters
@@ -54,6 +63,8 @@ class OutOfFoldRegressor(TransformerMixin, BaseEstimator):
     feature_names_in_ : ndarray of str
         Only when fitted on a DataFrame.
     """
+
+    _fitted_attribute = "estimator_"
 
     def __init__(
         self,
@@ -112,12 +123,21 @@ class OutOfFoldRegressor(TransformerMixin, BaseEstimator):
         return np.asarray(out_of_fold, dtype=np.float64).reshape(-1, 1)
 
     def transform(self, X: Any) -> np.ndarray:
-        check_is_fitted(self)
-        predicted = self.estimator_.predict(self._encode(X))
+        self._check_fitted()
+        model = self.estimator_
+        if type(model) is Ridge and np.ndim(model.coef_) == 1:
+            # `Ridge.predict` is this product (`LinearModel._decision_function`) after ~0.1 ms
+            # of input checks per call; a TF-IDF encoder gives it without building its matrix.
+            # Unit tests compare both with `predict`.
+            weights = getattr(self.encoder_, "weights", None)
+            encoded = weights(X) if weights is not None else self._encode(X)
+            predicted = encoded @ model.coef_ + model.intercept_
+        else:
+            predicted = model.predict(self._encode(X))
         return np.asarray(predicted, dtype=np.float64).reshape(-1, 1)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        check_is_fitted(self)
+        self._check_fitted()
         return np.asarray([self.feature_name], dtype=object)
 
 
@@ -127,13 +147,10 @@ def count_non_blank(parts: list[str]) -> int:
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CONTEXT_FLAGS = ("n_genres", "title_has_number", "title_non_ascii", "title_has_colon")
+_DIGIT = re.compile(r"\d")
 
 
-def is_non_ascii(text: str) -> float:
-    return 0.0 if text.isascii() else 1.0
-
-
-class ReleaseContextFeatures(TransformerMixin, BaseEstimator):
+class ReleaseContextFeatures(FeatureTransformer):
     """Signals the v1-v4 features drop: release weekday, genre count, the title's style and
     the overview's sentence count.
 
@@ -164,38 +181,29 @@ class ReleaseContextFeatures(TransformerMixin, BaseEstimator):
         self.overview_column = overview_column
         self.separator = separator
 
-    def __sklearn_is_fitted__(self) -> bool:
-        return True
+    _fitted_attribute = None
 
-    def fit(self, X: pd.DataFrame, y: Any = None) -> Self:
-        self.n_features_in_ = X.shape[1]
+    def fit(self, X: Any, y: Any = None) -> Self:
+        self.n_features_in_ = len(as_columns(X, type(self).__name__))
         return self
 
-    def transform(self, X: pd.DataFrame) -> np.ndarray:
+    def transform(self, X: Any) -> np.ndarray:
         """Weekday one-hot (all zeros for a missing date), genre count, 0/1 title flags and
         the overview's count of full stops."""
-        dates = parse_release_dates(X[self.date_column])
-        weekday = dates.dt.day_of_week.to_numpy()
+        columns = as_columns(X, type(self).__name__)
+        weekday = release_weekdays(parse_release_dates(columns[self.date_column]))
         one_hot = (weekday[:, None] == np.arange(len(WEEKDAYS))[None, :]).astype(np.float64)
-        genres = X[self.genre_column].fillna("").astype(str).str.split(self.separator)
-        n_genres = genres.map(count_non_blank)
-        title = X[self.title_column].fillna("").astype(str)
-        has_number = title.str.contains(r"\d", regex=True)
-        # Python's own str methods, not pandas' vectorised ones, so the serving fast path
-        # computes the same values with the same functions.
-        non_ascii = title.map(is_non_ascii)
-        has_colon = title.map(lambda text: 1.0 if ":" in text else 0.0)
-        sentences = X[self.overview_column].fillna("").astype(str).map(lambda t: t.count("."))
-        return np.column_stack(
-            [
-                one_hot,
-                n_genres.to_numpy(dtype=np.float64),
-                has_number.to_numpy(dtype=np.float64),
-                non_ascii.to_numpy(dtype=np.float64),
-                has_colon.to_numpy(dtype=np.float64),
-                sentences.to_numpy(dtype=np.float64),
-            ]
-        )
+        titles = text_values(columns[self.title_column])
+        genres = text_values(columns[self.genre_column])
+        overviews = text_values(columns[self.overview_column])
+        flags = [
+            [count_non_blank(g.split(self.separator)) for g in genres],
+            [1.0 if _DIGIT.search(title) else 0.0 for title in titles],
+            [0.0 if title.isascii() else 1.0 for title in titles],
+            [1.0 if ":" in title else 0.0 for title in titles],
+            [overview.count(".") for overview in overviews],
+        ]
+        return np.column_stack([one_hot, np.array(flags, dtype=np.float64).reshape(5, -1).T])
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         names = [f"weekday_{day}" for day in WEEKDAYS] + [*CONTEXT_FLAGS, "overview_sentences"]
@@ -210,8 +218,16 @@ def title_prefix(title: str, n_words: int) -> str:
     return " ".join(TITLE_WORD.findall(title.lower())[:n_words])
 
 
-class TitlePrefixes(TransformerMixin, BaseEstimator):
-    """The first 1, 2, ... words of the title, one text column each, for a target encoder.
+def _key_table(columns: list[list[str]]) -> np.ndarray:
+    """Key columns side by side, as an object array (one row per movie)."""
+    table = np.empty((len(columns[0]) if columns else 0, len(columns)), dtype=object)
+    for i, keys in enumerate(columns):
+        table[:, i] = keys
+    return table
+
+
+class TitlePrefixes(FeatureTransformer):
+    """The first 1, 2, ... words of the title, one key column each, for a target encoder.
 
     Franchise entries share them ("harry potter", "star wars", "barbie"), and their ratings
     move together: an out-of-fold target encoding of the one- and two-word prefixes lowers
@@ -227,8 +243,7 @@ class TitlePrefixes(TransformerMixin, BaseEstimator):
     def __init__(self, word_counts: Sequence[int] = (1, 2)) -> None:
         self.word_counts = word_counts
 
-    def __sklearn_is_fitted__(self) -> bool:
-        return True
+    _fitted_attribute = None
 
     def fit(self, X: Any, y: Any = None) -> Self:
         if not self.word_counts or min(self.word_counts) < 1:
@@ -236,15 +251,9 @@ class TitlePrefixes(TransformerMixin, BaseEstimator):
         self.n_features_in_ = 1
         return self
 
-    def transform(self, X: Any) -> pd.DataFrame:
-        titles = single_column(X, type(self).__name__).fillna("").astype(str)
-        return pd.DataFrame(
-            {
-                f"title_first_{n}": [title_prefix(title, n) for title in titles]
-                for n in self.word_counts
-            },
-            dtype=object,
-        )
+    def transform(self, X: Any) -> np.ndarray:
+        words = [TITLE_WORD.findall(title.lower()) for title in single_column(X, "TitlePrefixes")]
+        return _key_table([[" ".join(w[:n]) for w in words] for n in self.word_counts])
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return np.asarray([f"title_first_{n}" for n in self.word_counts], dtype=object)
@@ -267,13 +276,13 @@ RELEASE_KEYS: Mapping[str, Callable[[int | None, str], str]] = {
 }
 
 
-def release_years(dates: pd.Series) -> list[int | None]:
-    """The year of each ISO date; None where it does not parse (as the weekday's)."""
-    parsed = parse_release_dates(dates).dt.year
-    return [None if pd.isna(year) else int(year) for year in parsed]
+def years_or_none(dates: Any) -> list[int | None]:
+    """The year of each release date; None where there is none."""
+    years = release_years(parse_release_dates(dates))
+    return [None if year != year else int(year) for year in years.tolist()]
 
 
-class ReleaseKeys(TransformerMixin, BaseEstimator):
+class ReleaseKeys(FeatureTransformer):
     """When and where a film came out, as category keys for a target encoder.
 
     Which films of a year or of a language and decade made it into a list of popular films is
@@ -300,31 +309,90 @@ class ReleaseKeys(TransformerMixin, BaseEstimator):
         self.date_column = date_column
         self.language_column = language_column
 
-    def __sklearn_is_fitted__(self) -> bool:
-        return True
+    _fitted_attribute = None
 
-    def fit(self, X: pd.DataFrame, y: Any = None) -> Self:
+    def fit(self, X: Any, y: Any = None) -> Self:
         unknown = [key for key in self.keys if key not in RELEASE_KEYS]
         if not self.keys or unknown:
             raise ValueError(
                 f"keys must be a non-empty list of {sorted(RELEASE_KEYS)}, got {self.keys!r}"
             )
-        self.n_features_in_ = X.shape[1]
+        self.n_features_in_ = len(as_columns(X, type(self).__name__))
         return self
 
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        years = release_years(X[self.date_column])
-        languages = X[self.language_column].fillna("").astype(str).tolist()
-        return pd.DataFrame(
-            {
-                f"release_{key}": [
-                    RELEASE_KEYS[key](year, language)
-                    for year, language in zip(years, languages, strict=True)
-                ]
-                for key in self.keys
-            },
-            dtype=object,
-        )
+    def transform(self, X: Any) -> np.ndarray:
+        columns = as_columns(X, type(self).__name__)
+        years = years_or_none(columns[self.date_column])
+        languages = text_values(columns[self.language_column])
+        pairs = list(zip(years, languages, strict=True))
+        return _key_table([[RELEASE_KEYS[key](*pair) for pair in pairs] for key in self.keys])
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return np.asarray([f"release_{key}" for key in self.keys], dtype=object)
+
+
+class TargetEncodedKeys(FeatureTransformer):
+    """The mean rating of the training films that share each key `keys` makes, out of fold on
+    the rows it is fitted on (scikit-learn's `TargetEncoder`, cross-fitted in `fit_transform`
+    like `OutOfFoldRegressor`); a key never seen gets the training mean.
+
+    The encodings are scikit-learn's; `transform` looks each key up in them, which
+    `TargetEncoder.transform` does after ~0.1 ms of input checks per call (a unit test
+    compares the two).
+
+    Parameters
+    ----------
+    keys : transformer
+        Stateless; turns the input into a 2-D object array of keys (`TitlePrefixes`,
+        `ReleaseKeys`).
+    n_splits, random_state : int
+        The shuffled `KFold` of the cross-fitting.
+
+    Attributes
+    ----------
+    keys_ : transformer
+    encoder_ : TargetEncoder
+    lookups_ : list of dict
+        Per key column: key -> its encoding.
+    """
+
+    def __init__(
+        self, keys: Any = None, *, n_splits: int = 5, random_state: int | None = None
+    ) -> None:
+        self.keys = keys
+        self.n_splits = n_splits
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any = None) -> Self:
+        self.fit_transform(X, y)
+        return self
+
+    def fit_transform(self, X: Any, y: Any = None) -> np.ndarray:
+        """Fit on all rows; return each row's encoding from the folds that did not hold it."""
+        if y is None:
+            raise ValueError("TargetEncodedKeys is supervised: fit needs the target y")
+        self.keys_ = clone(self.keys).fit(X)
+        folds = KFold(n_splits=self.n_splits, shuffle=True, random_state=self.random_state)
+        self.encoder_ = TargetEncoder(target_type="continuous", cv=folds)
+        out_of_fold = self.encoder_.fit_transform(self.keys_.transform(X), y)
+        self.lookups_ = [
+            dict(zip(categories.tolist(), encodings.tolist(), strict=True))
+            for categories, encodings in zip(
+                self.encoder_.categories_, self.encoder_.encodings_, strict=True
+            )
+        ]
+        self.n_features_in_ = self.keys_.n_features_in_
+        return np.asarray(out_of_fold, dtype=np.float64)
+
+    def transform(self, X: Any) -> np.ndarray:
+        self._check_fitted()
+        keys = self.keys_.transform(X)
+        mean = float(self.encoder_.target_mean_)
+        out = np.empty(keys.shape, dtype=np.float64)
+        for i, lookup in enumerate(self.lookups_):
+            out[:, i] = [lookup.get(key, mean) for key in keys[:, i].tolist()]
+        return out
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        self._check_fitted()
+        return self.keys_.get_feature_names_out()

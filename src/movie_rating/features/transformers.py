@@ -2,115 +2,72 @@
 
 All follow scikit-learn's contract: ``__init__`` only stores its arguments, everything learned
 from data is set in ``fit`` under a name ending in ``_``, ``transform`` refuses to run unfitted,
-and ``get_feature_names_out`` names every output column. Frame-level transformers take and
-return pandas DataFrames so later steps can select columns by name, never by position.
+and ``get_feature_names_out`` names every output column. The frame-level steps take and return
+a batch of named columns (`features.columns`), so later steps select columns by name, never
+by position; a DataFrame is accepted where a batch enters (`ColumnSelector`). Each transform
+is written for arrays: the same code scores one movie in microseconds and a batch in bulk.
 """
 
 import itertools
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Self
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin
 from sklearn.preprocessing import OneHotEncoder
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
+
+from movie_rating.features.base import FeatureTransformer
+from movie_rating.features.columns import (
+    Columns,
+    as_columns,
+    check_columns,
+    n_rows,
+    parse_release_dates,
+    release_months,
+    release_years,
+    single_column,
+    text_values,
+)
+from movie_rating.features.text import TextTfidf
 
 OTHER_LANGUAGE = "other"
 
 
-def _as_frame(X: Any) -> pd.DataFrame:
-    if not isinstance(X, pd.DataFrame):
-        raise TypeError(f"expected a pandas DataFrame, got {type(X).__name__}")
-    return X
+def _set_input_features(estimator: BaseEstimator, columns: Columns) -> None:
+    estimator.feature_names_in_ = np.asarray(list(columns), dtype=object)
+    estimator.n_features_in_ = len(columns)
 
 
-def _set_input_features(estimator: BaseEstimator, frame: pd.DataFrame) -> None:
-    estimator.feature_names_in_ = np.asarray(frame.columns, dtype=object)
-    estimator.n_features_in_ = frame.shape[1]
+def _text_array(texts: list[str]) -> np.ndarray:
+    out = np.empty(len(texts), dtype=object)
+    out[:] = texts
+    return out
 
 
-def parse_release_dates(values: Any) -> pd.Series:
-    """Release dates (YYYY-MM-DD, as cleaning writes them) as timestamps; NaT where a value is
-    not such a date, which every feature then treats as missing. The one parse all date
-    features share (and the serving paths reproduce), so none reads a date its own way."""
-    return pd.to_datetime(values, errors="coerce", format="%Y-%m-%d")
+def _named(X: Any) -> bool:
+    """Named columns (a DataFrame or a mapping), not an array (a DOK matrix is a dict)."""
+    return isinstance(X, pd.DataFrame | Mapping) and not sp.issparse(X)
 
 
-def single_column(X: Any, who: str) -> pd.Series:
-    """The one text column of X (a Series, a 1-column frame or array); more columns is an error.
-
-    Flattening a many-column array would silently return one output row per cell.
-    """
-    if isinstance(X, pd.DataFrame):
-        if X.shape[1] != 1:
-            raise ValueError(f"{who} expects one column, got {X.shape[1]}")
-        return X.iloc[:, 0]
-    if isinstance(X, pd.Series):
-        return X
-    values = np.asarray(X, dtype=object)
-    if values.ndim == 2 and values.shape[1] == 1:
-        values = values[:, 0]
-    if values.ndim != 1:
-        raise ValueError(f"{who} expects one column, got an array of shape {values.shape}")
-    return pd.Series(values)
+def ones_at(positions: list[list[int]], width: int) -> np.ndarray:
+    """A 0/1 float64 array with a one at each row's positions."""
+    lengths = np.fromiter(map(len, positions), dtype=np.int64, count=len(positions))
+    rows = np.repeat(np.arange(len(positions)), lengths)
+    columns = np.fromiter(itertools.chain.from_iterable(positions), np.int64, len(rows))
+    out = np.zeros((len(positions), width), dtype=np.float64)
+    out[rows, columns] = 1.0
+    return out
 
 
-def _check_columns(frame: pd.DataFrame, required: Sequence[str], who: str) -> None:
-    missing = [column for column in required if column not in frame.columns]
-    if missing:
-        raise KeyError(f"{who}: input lacks column(s) {missing}")
-
-
-class StableTfidfVectorizer(TfidfVectorizer):
-    """A TfidfVectorizer whose fit is the same on every machine and pickles to the same bytes.
-
-    TfidfVectorizer caches ``id(stop_words)`` (a memory address) after fitting, so two
-    identical fits would pickle differently and the pipeline could not reproduce dvc.lock.
-    The cache is left out of the pickle and rebuilt on the first transform after loading.
-
-    With ``max_features``, scikit-learn keeps the most frequent terms with numpy's default
-    (unstable) argsort, whose order among equally frequent terms depends on the CPU's SIMD
-    sort: two machines kept different title words. Here ties go to the alphabetically first.
-    """
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
-        state.pop("_stop_words_id", None)
-        return state
-
-    def _limit_features(
-        self,
-        X: sp.csr_matrix,
-        vocabulary: dict[str, int],
-        high: float | None = None,
-        low: float | None = None,
-        limit: int | None = None,
-    ) -> Any:
-        pruned = super()._limit_features(X, vocabulary, high, low, None)
-        if limit is None:
-            return pruned
-        counts = pruned[0] if isinstance(pruned, tuple) else pruned
-        if counts.shape[1] <= limit:
-            return pruned
-        # Columns are in alphabetical order here, so a stable sort breaks ties alphabetically.
-        frequencies = np.asarray(counts.sum(axis=0)).ravel()
-        kept = np.sort(np.argsort(-frequencies, kind="stable")[:limit])
-        new_index = {int(old): new for new, old in enumerate(kept)}
-        for term, old in list(vocabulary.items()):
-            if int(old) in new_index:
-                vocabulary[term] = new_index[int(old)]
-            else:
-                del vocabulary[term]
-        limited = counts[:, kept]
-        return (limited, set()) if isinstance(pruned, tuple) else limited
-
-
-class ColumnSelector(TransformerMixin, BaseEstimator):
+class ColumnSelector(FeatureTransformer):
     """Keep only ``columns`` (in that order): the single gate through which inputs reach a model.
+
+    Takes a DataFrame or a mapping of column name to values; returns the columns as 1-D object
+    arrays (the inputs are text).
 
     Parameters
     ----------
@@ -126,28 +83,31 @@ class ColumnSelector(TransformerMixin, BaseEstimator):
     def __init__(self, columns: Sequence[str] = ()) -> None:
         self.columns = columns
 
-    def fit(self, X: pd.DataFrame, y: Any = None) -> Self:
-        frame = _as_frame(X)
-        _check_columns(frame, self.columns, type(self).__name__)
-        _set_input_features(self, frame)
+    def fit(self, X: Any, y: Any = None) -> Self:
+        columns = as_columns(X, type(self).__name__)
+        check_columns(columns, self.columns, type(self).__name__)
+        _set_input_features(self, columns)
         return self
 
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        check_is_fitted(self)
-        frame = _as_frame(X)
-        _check_columns(frame, self.columns, type(self).__name__)
-        return frame.loc[:, list(self.columns)]
+    def transform(self, X: Any) -> Columns:
+        self._check_fitted()
+        columns = as_columns(X, type(self).__name__)
+        check_columns(columns, self.columns, type(self).__name__)
+        return {name: columns[name].astype(object, copy=False).ravel() for name in self.columns}
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        check_is_fitted(self)
+        self._check_fitted()
         return np.asarray(self.columns, dtype=object)
 
 
-class DataTypeFixer(TransformerMixin, BaseEstimator):
+class DataTypeFixer(FeatureTransformer):
     """Parse the release date into numbers and give every text column a string value.
 
-    Missing or unparseable dates get the training median year and month, so serving never
-    sees NaN. Adds word counts of each text column in ``length_columns``.
+    The date column comes out parsed (datetime64[D], NaT where it is not a date: later steps
+    read it without parsing it again), with its year and month, where missing or unparseable
+    dates get the training median year and month, so serving never sees NaN. Text is stripped
+    of surrounding whitespace. Adds the word count (`str.split()`) of each text column in
+    ``length_columns``.
 
     Parameters
     ----------
@@ -175,36 +135,42 @@ class DataTypeFixer(TransformerMixin, BaseEstimator):
         self.text_columns = text_columns
         self.length_columns = length_columns
 
-    def fit(self, X: pd.DataFrame, y: Any = None) -> Self:
-        frame = _as_frame(X)
-        _check_columns(frame, [self.date_column, *self.text_columns], type(self).__name__)
-        dates = parse_release_dates(frame[self.date_column])
-        self.year_fill_ = float(np.nanmedian(dates.dt.year)) if dates.notna().any() else 2000.0
-        self.month_fill_ = float(np.nanmedian(dates.dt.month)) if dates.notna().any() else 6.0
-        _set_input_features(self, frame)
+    def fit(self, X: Any, y: Any = None) -> Self:
+        columns = as_columns(X, type(self).__name__)
+        check_columns(columns, [self.date_column, *self.text_columns], type(self).__name__)
+        dates = parse_release_dates(columns[self.date_column])
+        years, months = release_years(dates), release_months(dates)
+        known = ~np.isnan(years)
+        self.year_fill_ = float(np.median(years[known])) if known.any() else 2000.0
+        self.month_fill_ = float(np.median(months[known])) if known.any() else 6.0
+        _set_input_features(self, columns)
         return self
 
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        check_is_fitted(self)
-        frame = _as_frame(X)
-        dates = parse_release_dates(frame[self.date_column])
-        out = pd.DataFrame(index=frame.index)
-        out["release_year"] = dates.dt.year.astype("float64").fillna(self.year_fill_)
-        out["release_month"] = dates.dt.month.astype("float64").fillna(self.month_fill_)
-        for column in self.text_columns:
-            out[column] = frame[column].fillna("").astype(str).str.strip()
-        for column in self.length_columns:
-            out[f"{column}_words"] = out[column].str.split().str.len().astype("float64")
+    def transform(self, X: Any) -> Columns:
+        self._check_fitted()
+        columns = as_columns(X, type(self).__name__)
+        dates = parse_release_dates(columns[self.date_column])
+        years, months = release_years(dates), release_months(dates)
+        out: Columns = {
+            "release_year": np.where(np.isnan(years), self.year_fill_, years),
+            "release_month": np.where(np.isnan(months), self.month_fill_, months),
+            self.date_column: dates,
+        }
+        for name in self.text_columns:
+            out[name] = _text_array([text.strip() for text in text_values(columns[name])])
+        for name in self.length_columns:
+            counts = [len(text.split()) for text in out[name].tolist()]
+            out[f"{name}_words"] = np.array(counts, dtype=np.float64)
         return out
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        check_is_fitted(self)
-        names = ["release_year", "release_month", *self.text_columns]
+        self._check_fitted()
+        names = ["release_year", "release_month", self.date_column, *self.text_columns]
         names += [f"{column}_words" for column in self.length_columns]
         return np.asarray(names, dtype=object)
 
 
-class YearBinning(TransformerMixin, BaseEstimator):
+class YearBinning(FeatureTransformer):
     """Add a categorical release period (e.g. ``"2010-2014"``) cut at ``edges``.
 
     Parameters
@@ -231,9 +197,9 @@ class YearBinning(TransformerMixin, BaseEstimator):
         self.edges = edges
         self.output_column = output_column
 
-    def fit(self, X: pd.DataFrame, y: Any = None) -> Self:
-        frame = _as_frame(X)
-        _check_columns(frame, [self.column], type(self).__name__)
+    def fit(self, X: Any, y: Any = None) -> Self:
+        columns = as_columns(X, type(self).__name__)
+        check_columns(columns, [self.column], type(self).__name__)
         edges = list(self.edges)
         if not edges or any(low >= high for low, high in itertools.pairwise(edges)):
             raise ValueError(f"YearBinning.edges must be non-empty and increasing, got {edges}")
@@ -242,23 +208,22 @@ class YearBinning(TransformerMixin, BaseEstimator):
             f"{'' if low is None else low}-{'' if high is None else high - 1}"
             for low, high in itertools.pairwise(bounds)
         ]
-        _set_input_features(self, frame)
+        _set_input_features(self, columns)
         return self
 
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        check_is_fitted(self)
-        frame = _as_frame(X)
-        positions = np.digitize(frame[self.column].to_numpy(dtype=float), list(self.edges))
-        out = frame.copy()
-        out[self.output_column] = np.asarray(self.labels_, dtype=object)[positions]
-        return out
+    def transform(self, X: Any) -> Columns:
+        self._check_fitted()
+        columns = as_columns(X, type(self).__name__)
+        positions = np.digitize(columns[self.column].astype(np.float64), list(self.edges))
+        labels = np.asarray(self.labels_, dtype=object)
+        return {**columns, self.output_column: labels[positions]}
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        check_is_fitted(self)
+        self._check_fitted()
         return np.asarray([*self.feature_names_in_, self.output_column], dtype=object)
 
 
-class LanguageGrouper(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class LanguageGrouper(OneToOneFeatureMixin, FeatureTransformer):
     """Replace languages seen fewer than ``min_count`` times in training by ``"other"``.
 
     Unseen languages at predict time also become ``"other"``.
@@ -273,55 +238,60 @@ class LanguageGrouper(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.column = column
         self.min_count = min_count
 
-    def fit(self, X: pd.DataFrame, y: Any = None) -> Self:
-        frame = _as_frame(X)
-        _check_columns(frame, [self.column], type(self).__name__)
-        counts = Counter(frame[self.column].astype(str))
+    def fit(self, X: Any, y: Any = None) -> Self:
+        columns = as_columns(X, type(self).__name__)
+        check_columns(columns, [self.column], type(self).__name__)
+        counts = Counter(text_values(columns[self.column]))
         self.languages_ = sorted(code for code, n in counts.items() if n >= self.min_count)
-        _set_input_features(self, frame)
+        _set_input_features(self, columns)
         return self
 
-    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
-        check_is_fitted(self)
-        frame = _as_frame(X)
-        out = frame.copy()
-        known = out[self.column].isin(self.languages_)
-        out[self.column] = out[self.column].where(known, OTHER_LANGUAGE)
-        return out
+    def transform(self, X: Any) -> Columns:
+        self._check_fitted()
+        columns = as_columns(X, type(self).__name__)
+        known = frozenset(self.languages_)
+        grouped = [v if v in known else OTHER_LANGUAGE for v in columns[self.column].tolist()]
+        return {**columns, self.column: _text_array(grouped)}
 
 
-class SelectiveStandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class SelectiveStandardScaler(OneToOneFeatureMixin, FeatureTransformer):
     """Standardise numeric columns and pass every other column through untouched.
 
     Parameters
     ----------
     columns : sequence of str or None
-        Columns to scale; None scales every numeric column. Numpy input is all-numeric.
+        Columns to scale; None scales every numeric column. A 2-D numpy array is all-numeric.
 
     Attributes
     ----------
     scaled_columns_ : list
-        Names (DataFrame input) or positions (array input) of the scaled columns.
+        Names (column input) or positions (array input) of the scaled columns.
     mean_ : ndarray
     scale_ : ndarray
         Standard deviation per scaled column; 1.0 where it is zero.
     """
 
+    _fitted_attribute = "scale_"
+
     def __init__(self, columns: Sequence[str] | None = None) -> None:
         self.columns = columns
 
     def fit(self, X: Any, y: Any = None) -> Self:
-        if isinstance(X, pd.DataFrame):
+        if not _named(X):
+            values = validate_data(self, X, dtype=np.float64)
+            chosen: list[Any] = list(range(values.shape[1]))
+        else:
+            columns = as_columns(X, type(self).__name__)
             if self.columns is None:
-                chosen = list(X.select_dtypes(include="number").columns)
+                chosen = [name for name, v in columns.items() if v.dtype.kind in "biuf"]
             else:
                 chosen = list(self.columns)
-            _check_columns(X, chosen, type(self).__name__)
-            values = X[chosen].to_numpy(dtype=float)
-            _set_input_features(self, X)
-        else:
-            values = validate_data(self, X, dtype=np.float64)
-            chosen = list(range(values.shape[1]))
+            check_columns(columns, chosen, type(self).__name__)
+            # column by column, each contiguous: a column's mean does not depend on the others
+            values = np.asfortranarray(
+                np.column_stack([columns[name].astype(np.float64) for name in chosen])
+            )
+            _set_input_features(self, columns)
         self.scaled_columns_ = chosen
         self.mean_ = np.nanmean(values, axis=0) if len(values) else np.zeros(len(chosen))
         scale = np.nanstd(values, axis=0) if len(values) else np.ones(len(chosen))
@@ -329,17 +299,19 @@ class SelectiveStandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstima
         return self
 
     def transform(self, X: Any) -> Any:
-        check_is_fitted(self)
-        if isinstance(X, pd.DataFrame):
-            out = X.copy()
-            scaled = (out[self.scaled_columns_].to_numpy(dtype=float) - self.mean_) / self.scale_
-            out[self.scaled_columns_] = scaled
-            return out
-        values = validate_data(self, X, dtype=np.float64, reset=False)
-        return (values - self.mean_) / self.scale_
+        self._check_fitted()
+        if not _named(X):
+            values = validate_data(self, X, dtype=np.float64, reset=False)
+            return (values - self.mean_) / self.scale_
+        columns = as_columns(X, type(self).__name__)
+        scaled = {
+            name: (columns[name].astype(np.float64) - mean) / scale
+            for name, mean, scale in zip(self.scaled_columns_, self.mean_, self.scale_, strict=True)
+        }
+        return {**columns, **scaled}
 
 
-class GenreMultiLabelEncoder(TransformerMixin, BaseEstimator):
+class GenreMultiLabelEncoder(FeatureTransformer):
     """One 0/1 column per genre from a comma-separated genre string.
 
     Genres seen fewer than ``min_count`` times in training, and genres never seen, are ignored.
@@ -354,42 +326,38 @@ class GenreMultiLabelEncoder(TransformerMixin, BaseEstimator):
         self.separator = separator
         self.min_count = min_count
 
-    def split_genres(self, X: Any) -> list[list[str]]:
-        """Each row's genres, as `fit` and `transform` read them (stripped, blanks dropped)."""
-        values = single_column(X, type(self).__name__)
-        return [
-            [g.strip() for g in str(text).split(self.separator) if g.strip()]
-            for text in values.fillna("")
-        ]
+    def split_genres(self, text: str) -> list[str]:
+        """A genre string's genres, as `fit` and `transform` read them (stripped, no blanks)."""
+        return [genre.strip() for genre in text.split(self.separator) if genre.strip()]
 
     def fit(self, X: Any, y: Any = None) -> Self:
-        counts = Counter(genre for genres in self.split_genres(X) for genre in genres)
+        texts = single_column(X, type(self).__name__)
+        counts = Counter(genre for text in texts for genre in self.split_genres(text))
         self.genres_ = sorted(genre for genre, n in counts.items() if n >= self.min_count)
         self.n_features_in_ = 1
         return self
 
-    def transform(self, X: Any) -> sp.csr_matrix:
-        check_is_fitted(self)
+    def transform(self, X: Any) -> np.ndarray:
+        self._check_fitted()
         index = {genre: position for position, genre in enumerate(self.genres_)}
-        rows, cols = [], []
-        for row, genres in enumerate(self.split_genres(X)):
-            for column in sorted({index[g] for g in genres if g in index}):
-                rows.append(row)
-                cols.append(column)
-        data = np.ones(len(rows), dtype=np.float64)
-        return sp.csr_matrix((data, (rows, cols)), shape=(len(X), len(self.genres_)))
+        texts = single_column(X, type(self).__name__)
+        # Genre strings repeat ("Drama", "Comedy, Drama"): each distinct one is read once.
+        positions = {
+            text: [index[g] for g in self.split_genres(text) if g in index] for text in set(texts)
+        }
+        return ones_at([positions[text] for text in texts], len(self.genres_))
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        check_is_fitted(self)
+        self._check_fitted()
         return np.asarray([f"genre_{genre}" for genre in self.genres_], dtype=object)
 
 
-class LightweightTextEmbedder(TransformerMixin, BaseEstimator):
+class LightweightTextEmbedder(FeatureTransformer):
     """TF-IDF of one text column, capped at ``max_features`` terms.
 
     Attributes
     ----------
-    vectorizer_ : TfidfVectorizer
+    vectorizer_ : TextTfidf
         The fitted vectorizer; its vocabulary names the output columns.
     """
 
@@ -407,13 +375,9 @@ class LightweightTextEmbedder(TransformerMixin, BaseEstimator):
         self.min_df = min_df
         self.sublinear_tf = sublinear_tf
 
-    def _documents(self, X: Any) -> list[str]:
-        values = single_column(X, type(self).__name__)
-        return values.fillna("").astype(str).tolist()
-
     def fit(self, X: Any, y: Any = None) -> Self:
-        documents = self._documents(X)
-        self.vectorizer_ = StableTfidfVectorizer(
+        documents = single_column(X, type(self).__name__)
+        self.vectorizer_ = TextTfidf(
             max_features=self.max_features,
             ngram_range=tuple(self.ngram_range),
             stop_words=self.stop_words,
@@ -425,42 +389,80 @@ class LightweightTextEmbedder(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: Any) -> sp.csr_matrix:
-        check_is_fitted(self)
-        return self.vectorizer_.transform(self._documents(X))
+        self._check_fitted()
+        return self.vectorizer_.transform(X)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        check_is_fitted(self)
+        self._check_fitted()
         return self.vectorizer_.get_feature_names_out().astype(object)
 
 
-class CategoricalOneHotEncoder(TransformerMixin, BaseEstimator):
+class CategoricalOneHotEncoder(FeatureTransformer):
     """One-hot encode categorical columns; categories unseen in training encode as all zeros.
+
+    scikit-learn's `OneHotEncoder` (``handle_unknown="ignore"``) learns the categories; the
+    transform is a lookup of each value's column, which `OneHotEncoder.transform` computes
+    with ~0.1 ms of input checks per call (a unit test compares the two).
 
     Attributes
     ----------
     encoder_ : OneHotEncoder
     """
 
-    def __init__(self, min_frequency: int | None = None) -> None:
-        self.min_frequency = min_frequency
-
     def fit(self, X: Any, y: Any = None) -> Self:
-        handle_unknown = "ignore" if self.min_frequency is None else "infrequent_if_exist"
+        table: Any = self._table(X)
+        if _named(X):  # named columns name the output columns
+            table = pd.DataFrame(table, columns=list(as_columns(X, "")), dtype=object)
         self.encoder_ = OneHotEncoder(
-            handle_unknown=handle_unknown,
-            min_frequency=self.min_frequency,
-            sparse_output=True,
-            dtype=np.float64,
-        ).fit(X)
+            handle_unknown="ignore", sparse_output=True, dtype=np.float64
+        ).fit(table)
         self.n_features_in_ = self.encoder_.n_features_in_
         if hasattr(self.encoder_, "feature_names_in_"):
             self.feature_names_in_ = self.encoder_.feature_names_in_
         return self
 
-    def transform(self, X: Any) -> sp.csr_matrix:
-        check_is_fitted(self)
-        return self.encoder_.transform(X)
+    def transform(self, X: Any) -> np.ndarray:
+        self._check_fitted()
+        names = getattr(self, "feature_names_in_", None)
+        values = self._table(X, None if names is None else list(names))
+        if values.shape[1] != self.n_features_in_:
+            raise ValueError(f"expected {self.n_features_in_} columns, got {values.shape[1]}")
+        positions: list[list[int]] = [[] for _ in range(len(values))]
+        offset = 0
+        for column, categories in zip(values.T, self.encoder_.categories_, strict=True):
+            lookup = {category: offset + i for i, category in enumerate(categories.tolist())}
+            # NaN is never equal to itself: a NaN category (scikit-learn sorts it last) is
+            # found by `pd.isna`
+            missing = offset + len(categories) - 1 if pd.isna(categories[-1]) else None
+            for row, value in enumerate(column.tolist()):
+                found = lookup.get(value)
+                if found is None and missing is not None and pd.isna(value):
+                    found = missing
+                if found is not None:
+                    positions[row].append(found)
+            offset += len(categories)
+        return ones_at(positions, offset)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        check_is_fitted(self)
+        self._check_fitted()
         return self.encoder_.get_feature_names_out(input_features)
+
+    @staticmethod
+    def _table(X: Any, names: list[str] | None = None) -> np.ndarray:
+        """The categorical columns side by side (those named `names`, in that order, when
+        given and the input has named columns), as an object array."""
+        if not _named(X):
+            if sp.issparse(X):
+                raise TypeError("a sparse matrix is not accepted: pass dense categories")
+            array = np.asarray(X, dtype=object)
+            if array.ndim != 2:
+                raise ValueError(f"expected a 2-D array, got shape {array.shape}")
+            return array
+        columns = as_columns(X, "CategoricalOneHotEncoder")
+        if names is not None:
+            check_columns(columns, names, "CategoricalOneHotEncoder")
+            columns = {name: columns[name] for name in names}
+        table = np.empty((n_rows(columns), len(columns)), dtype=object)
+        for i, values in enumerate(columns.values()):
+            table[:, i] = values
+        return table

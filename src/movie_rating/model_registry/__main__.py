@@ -11,9 +11,9 @@ import logging
 import sys
 from pathlib import Path
 
+from movie_rating.artifact import read_card
 from movie_rating.cli import run_cli
 from movie_rating.errors import MovieRatingError
-from movie_rating.params import ExportParams, load_params, parse_section
 
 logger = logging.getLogger("movie_rating.model_registry")
 
@@ -33,14 +33,12 @@ def main() -> None:
     versions = commands.add_parser("versions", help="list registered versions and aliases")
     for command in (register, versions):
         command.add_argument(
-            "--name", help="registered model name (default: export.pipeline_name of --params)"
+            "--name", help="registered model name (default: the name on the model card)"
         )
-        command.add_argument("--params", type=Path, default=Path("params.yaml"))
         command.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
+    versions.add_argument("--models-dir", type=Path, default=Path("models"))
     args = parser.parse_args()
-    if args.name is None:
-        args.name = parse_section(load_params(args.params), "export", ExportParams).pipeline_name
-    name = args.name
+    name = args.name or read_card(args.models_dir).name
 
     # Imported here: mlflow is an optional dependency (the `registry` group) and slow to import.
     from movie_rating.model_registry import mlflow_registry as registry

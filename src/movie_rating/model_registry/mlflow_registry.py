@@ -31,13 +31,15 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from movie_rating.errors import MovieRatingError
-from movie_rating.serving.predict import (
+from movie_rating.artifact import (
+    CARD_FILE,
+    ModelCard,
     ModelIntegrityError,
-    ProdArtifacts,
+    card_path,
     read_card,
     verify_artifact,
 )
+from movie_rating.errors import MovieRatingError
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +50,6 @@ SHA_TAG: Final = "artifact_sha256"
 CARD_VERSION_TAG: Final = "card_version"
 DEFAULT_TIMEOUT_SECONDS: Final = 10.0
 
-# MLflow reads these on every request; its defaults (7 retries with backoff, 120 s timeout)
-# would turn an unreachable registry into minutes of waiting before any fallback.
-_FAIL_FAST_ENV: Final = ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")
 _env_lock = threading.RLock()
 
 
@@ -71,12 +70,12 @@ class RegisteredVersion:
 
 @dataclass(frozen=True)
 class FetchedModel:
-    """A registry version downloaded into `artifacts.models_dir`, not yet verified or loaded."""
+    """A registry version downloaded into `models_dir`, not yet verified or loaded."""
 
     version: str
     run_id: str
     model_uri: str
-    artifacts: ProdArtifacts
+    models_dir: Path
 
 
 def redact(uri: str) -> str:
@@ -94,7 +93,9 @@ def tracking_uri_from_env() -> str | None:
 @contextlib.contextmanager
 def fail_fast(timeout_seconds: float) -> Iterator[None]:
     """No retries and a short HTTP timeout for MLflow calls inside this block, unless the
-    environment already sets them; the previous environment is restored afterwards."""
+    environment already sets them; the previous environment is restored afterwards. (MLflow
+    reads these on every request; its defaults, 7 retries with backoff and a 120 s timeout,
+    would turn an unreachable registry into minutes of waiting before any fallback.)"""
     with _env_lock:
         wanted = {
             "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
@@ -148,17 +149,17 @@ def register_export(
     models_dir: Path,
     *,
     tracking_uri: str,
-    name: str,
+    name: str | None,
     alias: str,
     experiment: str = DEFAULT_EXPERIMENT,
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> RegisteredVersion:
     """Log the verified export (artifact, card, params, metrics) as a run, register it as a
-    version of `name` and point `alias` at it. Re-registering the same bytes moves the alias
-    to the existing version instead of adding a duplicate."""
-    artifacts = ProdArtifacts(stage=alias, pipeline_name=name, models_dir=models_dir)
-    card = read_card(artifacts.card_path)
-    sha = verify_artifact(artifacts.artifact_path, card)  # never publish a stale export
+    version of `name` (default: the card's name) and point `alias` at it. Re-registering the
+    same bytes moves the alias to the existing version instead of adding a duplicate."""
+    card = read_card(models_dir)
+    artifact = verify_artifact(models_dir, card)  # never publish a stale export
+    sha, name = card.artifact.sha256, name or card.name
     with fail_fast(timeout_seconds):
         check_reachable(tracking_uri, timeout_seconds)
         with _registry_errors(tracking_uri, f"registering {name}"):
@@ -166,7 +167,7 @@ def register_export(
             version = _version_with_sha(client, name, sha)
             reused = version is not None
             if version is None:
-                run_id, source = _log_run(client, experiment, artifacts, card, sha)
+                run_id, source = _log_run(client, experiment, artifact, card)
                 version = _create_version(client, name, source, run_id, card, sha)
             client.set_registered_model_alias(name, alias, version.version)
     logger.info(
@@ -192,26 +193,22 @@ def _version_with_sha(client: MlflowClient, name: str, sha: str) -> ModelVersion
 
 
 def _log_run(
-    client: MlflowClient,
-    experiment: str,
-    artifacts: ProdArtifacts,
-    card: dict[str, Any],
-    sha: str,
+    client: MlflowClient, experiment: str, artifact: Path, card: ModelCard
 ) -> tuple[str, str]:
     found = client.get_experiment_by_name(experiment)
     experiment_id = found.experiment_id if found else client.create_experiment(experiment)
     run = client.create_run(
         experiment_id,
-        run_name=f"{artifacts.pipeline_name}-{card.get('version', sha[:12])}",
-        tags={SHA_TAG: sha, CARD_VERSION_TAG: str(card.get("version", ""))},
+        run_name=f"{card.name}-{card.version}",
+        tags={SHA_TAG: card.artifact.sha256, CARD_VERSION_TAG: card.version},
     )
     run_id = run.info.run_id
     now = int(time.time() * 1000)
     params = [Param(key, value) for key, value in card_params(card).items()]
     metrics = [Metric(key, value, now, 0) for key, value in card_metrics(card).items()]
     client.log_batch(run_id, metrics=metrics, params=params)
-    client.log_artifact(run_id, str(artifacts.artifact_path), ARTIFACT_DIR)
-    client.log_artifact(run_id, str(artifacts.card_path), ARTIFACT_DIR)
+    client.log_artifact(run_id, str(artifact), ARTIFACT_DIR)
+    client.log_artifact(run_id, str(card_path(artifact.parent)), ARTIFACT_DIR)
     # MLflow writes the run's UI link to stdout here; stdout is the CLI's JSON result.
     with contextlib.redirect_stdout(io.StringIO()) as links:
         client.set_terminated(run_id)
@@ -220,25 +217,20 @@ def _log_run(
     return run_id, f"{run.info.artifact_uri}/{ARTIFACT_DIR}"
 
 
-def card_params(card: dict[str, Any]) -> dict[str, str]:
+def card_params(card: ModelCard) -> dict[str, str]:
     """What produced the artifact, as MLflow params: pipeline, family, hyper-parameters, data."""
-    params = {
-        "feature_pipeline": card.get("feature_pipeline"),
-        "model_family": card.get("model_family"),
-        "training_data_sha256": card.get("training_data", {}).get("sha256"),
-        "training_rows": card.get("training_data", {}).get("rows"),
+    params: dict[str, Any] = {
+        "feature_pipeline": card.feature_pipeline,
+        "model_family": card.model_family,
+        "training_data_sha256": card.training_data.sha256,
+        "training_rows": card.training_data.rows,
     }
-    params |= {f"hp.{k}": v for k, v in (card.get("hyperparameters") or {}).items()}
+    params |= {f"hp.{k}": v for k, v in card.hyperparameters.items()}
     return {key: str(value) for key, value in params.items() if value is not None}
 
 
-def card_metrics(card: dict[str, Any]) -> dict[str, float]:
-    metrics = card.get("metrics") or {}
-    return {
-        key: float(value)
-        for key, value in metrics.items()
-        if isinstance(value, int | float) and not isinstance(value, bool)
-    }
+def card_metrics(card: ModelCard) -> dict[str, float]:
+    return dict(card.metrics)
 
 
 def _create_version(
@@ -246,7 +238,7 @@ def _create_version(
     name: str,
     source: str,
     run_id: str,
-    card: dict[str, Any],
+    card: ModelCard,
     sha: str,
 ) -> ModelVersion:
     try:
@@ -264,13 +256,13 @@ def _create_version(
         run_id=run_id,
         tags={
             SHA_TAG: sha,
-            CARD_VERSION_TAG: str(card.get("version", "")),
-            "model_family": str(card.get("model_family", "")),
-            "feature_pipeline": str(card.get("feature_pipeline", "")),
+            CARD_VERSION_TAG: card.version,
+            "model_family": card.model_family,
+            "feature_pipeline": card.feature_pipeline,
         },
         description=(
-            f"{card.get('model_family')} on {card.get('feature_pipeline')}, "
-            f"test RMSE {metrics.get('test_rmse')}; model card: {ARTIFACT_DIR}/model_card.json"
+            f"{card.model_family} on {card.feature_pipeline}, "
+            f"test RMSE {metrics.get('test_rmse')}; model card: {ARTIFACT_DIR}/{CARD_FILE}"
         ),
     )
     deadline = time.monotonic() + 30
@@ -296,7 +288,7 @@ def fetch_alias(
 
     The alias is resolved once and that version's files downloaded, so a concurrent alias move
     cannot mix versions. The registry's recorded sha256 must match the downloaded card; the
-    caller then loads through `ProductionPredictor`, which checks the artifact against the card.
+    caller then loads through `movie_rating.artifact`, which checks the artifact against it.
     """
     with fail_fast(timeout_seconds):
         check_reachable(tracking_uri, timeout_seconds)
@@ -307,19 +299,18 @@ def fetch_alias(
             local = download_artifacts(
                 artifact_uri=source, dst_path=str(dest), tracking_uri=tracking_uri
             )
-    artifacts = ProdArtifacts(stage=alias, pipeline_name=name, models_dir=Path(local))
-    card = read_card(artifacts.card_path)
+    card = read_card(Path(local))
     recorded = version.tags.get(SHA_TAG)
-    if recorded is not None and recorded != card["artifact"]["sha256"]:
+    if recorded is not None and recorded != card.artifact.sha256:
         raise ModelIntegrityError(
             f"version {version.version} of {name}: the registry records sha256 {recorded}, "
-            f"its model card says {card['artifact']['sha256']}"
+            f"its model card says {card.artifact.sha256}"
         )
     return FetchedModel(
         version=str(version.version),
         run_id=str(version.run_id),
         model_uri=f"models:/{name}@{alias}",
-        artifacts=artifacts,
+        models_dir=Path(local),
     )
 
 

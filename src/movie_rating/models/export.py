@@ -1,4 +1,4 @@
-"""Export: the winning cell refit on train as one artifact, with a model card beside it."""
+"""Export: the winning cell refit on train; what its model card says of it."""
 
 import os
 import platform
@@ -8,15 +8,14 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import VotingRegressor
 from sklearn.pipeline import Pipeline
 
 from movie_rating.data.ingest import sha256_of
-from movie_rating.data.schema import INPUT_FEATURES, TARGET
-from movie_rating.evaluation.metrics import DIGITS, clip_ratings, regression_metrics
+from movie_rating.data.schema import TARGET, clip_ratings
+from movie_rating.evaluation.metrics import DIGITS, regression_metrics
 
 CARD_LIBRARIES = ("scikit-learn", "lightgbm", "xgboost-cpu", "numpy", "pandas", "scipy", "joblib")
 
@@ -62,26 +61,17 @@ def feature_importance(estimator: Pipeline, top: int = 25) -> pd.DataFrame:
     return table.sort_values(["importance", "feature"], ascending=[False, True]).head(top)
 
 
-def build_model_card(
-    *,
-    name: str,
-    winner: Winner,
-    test: pd.DataFrame,
-    estimator: Pipeline,
-    train_path: Path,
-    artifact_path: Path,
-    train_rows: int,
+def card_fields(
+    *, winner: Winner, test: pd.DataFrame, estimator: Pipeline, train_path: Path, train_rows: int
 ) -> dict[str, Any]:
+    """What the model card says of the fitted winner (the artifact module adds its name,
+    version, inputs and checksum when it writes the artifact)."""
     predicted = clip_ratings(estimator.predict(test))
-    artifact_sha256 = sha256_of(artifact_path)
     return {
-        "name": name,
-        "version": artifact_sha256[:12],
         "feature_pipeline": winner.pipeline,
         "model_family": winner.family,
         "hyperparameters": winner.hyperparameters,
         "target": TARGET,
-        "input_features": list(INPUT_FEATURES),
         "metrics": {
             **winner.cv_metrics,
             **regression_metrics(test[TARGET], predicted, prefix="test_"),
@@ -91,12 +81,6 @@ def build_model_card(
             "sha256": sha256_of(train_path),
             "rows": train_rows,
         },
-        "artifact": {"path": artifact_path.name, "sha256": artifact_sha256},
         "libraries": library_versions(),
         "created_at": creation_time(),
     }
-
-
-def save_artifact(estimator: Pipeline, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    joblib.dump(estimator, path, compress=3)

@@ -10,14 +10,9 @@ from sklearn.base import RegressorMixin, clone
 from sklearn.metrics import r2_score, root_mean_squared_error
 from sklearn.pipeline import Pipeline
 
-from movie_rating.data.schema import RECORD_ID, TARGET, VOTE_COUNT
-from movie_rating.evaluation.metrics import DIGITS, clip_ratings, regression_metrics
+from movie_rating.data.schema import RECORD_ID, TARGET, VOTE_COUNT, clip_ratings
+from movie_rating.evaluation.metrics import DIGITS, regression_metrics
 from movie_rating.features.folds import Fold, FoldMatrices
-
-
-def cell_name(pipeline: str, family: str) -> str:
-    """The name DVC gives the matrix cell (`train@<pipeline>-<family>`)."""
-    return f"{pipeline}-{family}"
 
 
 def full_pipeline(features: Pipeline, model: RegressorMixin) -> Pipeline:

@@ -1,16 +1,11 @@
 """LightGBM forests compiled to machine code with llvmlite, bit-identical to `Booster.predict`.
 
-LightGBM's own `predict` on a dense array spends most of its time per row outside the trees
-(each row is copied into a sparse row, then into a dense buffer, then walked by an interpreter
-over node arrays). Here the forest becomes native code whose branches are the splits. On the
-exported 800-tree model and 13.6k encoded rows: 72-81k rows/s on one thread, 128-138k on two,
-against LightGBM's 16k and 26-27k (benchmarks/README.md).
-
-Why not lleaves 1.3.0 (an LLVM compiler for LightGBM models): it needs llvmlite < 0.45, took
-34-94 s to compile this forest here, and sums each block of 34 trees before adding it to the
-rest, so its predictions differ from LightGBM's in the last bits (2e-14 on the test rows).
-treelite's GTIL is exact but slower than LightGBM here (5-10k rows/s); tl2cgen needs a C
-compiler at load. What this module does, and why it is exact:
+LightGBM's own `predict` spends most of its time per row outside the trees (each row is copied
+into a sparse row, then a dense buffer, then walked by an interpreter over node arrays); here
+the forest becomes native code whose branches are the splits, ~3x LightGBM's speed. It exists
+because the model uses linear leaves (`linear_tree`, chosen by CV), which every maintained
+compiler (lleaves, treelite/tl2cgen, ONNX) silently mis-predicts; `benchmarks/README.md` has
+the measurements. Why it is exact:
 
 * The sum is LightGBM's: one accumulator per row, starting at 0.0, each tree's output added in
   tree order (`GBDT::PredictRaw`). Trees are cache-blocked (every row through trees 0-31, then
@@ -21,32 +16,21 @@ compiler at load. What this module does, and why it is exact:
   writes 17 significant digits, which read back exactly) written into the IR as their bits;
   but `dump_model` writes thresholds beyond +-1e300 (inf, for a split that sends only NaN one
   way) as +-1e300, so those trees' thresholds are read from the model text.
-* A linear leaf (`linear_tree=True`) is `Tree::Predict`'s: its constant plus each coefficient
-  times its feature, in the leaf's order, each product rounded before it is added (`fmul` then
-  `fadd` without fast-math or `contract` flags, which LLVM does not fuse into a multiply-add
-  under llvmlite's default target options: no vfmadd on an FMA host), or its plain leaf value
-  if any of those features is NaN. A leaf without coefficients is its constant. +-inf is plain
-  IEEE arithmetic on both sides (inf * 0.0 is NaN).
-* LightGBM's dense-array reader drops values with |x| <= 1e-35f (`kZeroThreshold`, a float),
-  so they reach the trees as 0.0, in splits and linear leaves alike (one row buffer); `predict`
-  zeroes them too.
+* A linear leaf is `Tree::Predict`'s: its constant plus each coefficient times its feature, in
+  the leaf's order, each product rounded before it is added (`fmul` then `fadd`, which LLVM
+  does not fuse into a multiply-add under llvmlite's default target options), or its plain
+  leaf value if any of those features is NaN. +-inf is plain IEEE arithmetic on both sides.
+* LightGBM's dense-array reader drops values with |x| <= 1e-35f (`kZeroThreshold`), so they
+  reach the trees as 0.0, in splits and linear leaves alike; `predict` zeroes them too.
 * Only what this covers compiles (`NotCompilable` otherwise): numerical splits, one output per
-  iteration, an identity objective (no sqrt target, no averaging).
+  iteration, an identity objective.
 
-`compile_lightgbm` then checks the compiled forest against `booster.predict` on probe rows that
-put every feature at every threshold, its neighbouring doubles, 0.0, -0.0, +-1e-36, NaN and
-+-inf (with linear leaves, also rows that compute their sums and rows that make them fall back:
-`probe_matrix`), and returns None (the caller keeps LightGBM) on any difference at all, or when
-llvmlite cannot be imported.
-
-Compiling needs no C compiler, only llvmlite's bundled LLVM, once per process and model: the IR
-is written as text (llvmlite's IR builder took ~5 s over this forest's ~16k splits) and compiled
-without optimisation (-O1 and up, or LLVM's IR passes, took 5-30 s for 20-40% faster code):
-0.6-0.9 s for an 800-tree model without linear leaves, ~1.1-1.3 s with the probe check; 1.3-2.1 s
-(2.1-3.2 s with the check) for the exported blend's 800 linear trees, which run at 63-83k rows/s
-on one thread against LightGBM's 12-15k. No cache file is needed. Linear leaves with many terms
-cost more: 800 trees of 20 leaves with 3.4 terms a leaf (70 features) took 7.6 s (9.3 s with
-the check) where the same trees without their terms took ~4 s.
+`compile_lightgbm` checks the compiled forest against `booster.predict` on probe rows that put
+every feature at every threshold, its neighbouring doubles, 0.0, -0.0, +-1e-36, NaN and +-inf
+(with linear leaves, also rows that compute their sums and rows that make them fall back:
+`probe_matrix`), and refuses it (`NotCompilable`) on any difference at all. Compiling needs no
+C compiler, only llvmlite's bundled LLVM, at load (1-3 s); the IR is written as text and
+compiled without optimisation (-O1 and up took 5-30 s for 20-40% faster code).
 """
 
 import ctypes
@@ -58,7 +42,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
+import llvmlite
+import llvmlite.binding as llvm
 import numpy as np
+from llvmlite import ir
 
 from movie_rating.serving.threads import ThreadPool
 
@@ -191,11 +178,6 @@ class CompiledForest:
     float64 array X with the booster's number of columns."""
 
     def __init__(self, booster: Any, threads: int = 1, dump: dict[str, Any] | None = None) -> None:
-        # Imported here: llvmlite is optional at run time (the caller falls back to LightGBM).
-        import llvmlite
-        import llvmlite.binding as llvm
-        from llvmlite import ir
-
         dump = booster.dump_model() if dump is None else dump  # (~0.3 s: share it)
         self.n_features = int(dump["max_feature_idx"]) + 1
         trees = _trees(dump)
@@ -504,29 +486,26 @@ def probe_matrix(
     return np.vstack([X, sums, fallbacks])
 
 
-def compile_lightgbm(booster: Any, threads: int = 1) -> CompiledForest | None:
-    """The booster compiled (`CompiledForest`), or None, with a logged warning, when llvmlite is
-    missing, the booster does not compile, or the compiled forest differs from
-    `booster.predict` on the probe rows in any bit."""
+def compile_lightgbm(booster: Any, threads: int = 1) -> CompiledForest:
+    """The booster compiled (`CompiledForest`); `NotCompilable`, saying why, when it does not
+    compile or the compiled forest differs from `booster.predict` on the probe rows in any
+    bit."""
     try:
         dump = booster.dump_model()
         forest = CompiledForest(booster, threads, dump)
         X = probe_matrix(booster, dump=dump)
         got = forest.predict(X)
         expected = np.asarray(booster.predict(X, num_threads=1), dtype=np.float64)
-    except ImportError as error:
-        logger.warning("llvmlite is not installed; LightGBM predicts: %s", error)
-        return None
-    except (NotCompilable, RuntimeError, KeyError, TypeError, ValueError) as error:
-        logger.warning("LightGBM model not compiled; LightGBM predicts: %s", error)
-        return None
+    except (RuntimeError, KeyError, TypeError, ValueError) as error:
+        if isinstance(error, NotCompilable):
+            raise
+        raise NotCompilable(f"{type(error).__name__}: {error}") from error
     if got.shape != expected.shape or not np.array_equal(got, expected, equal_nan=True):
-        # inf - inf is NaN (linear leaves give infinite totals): ignored, not warned about
+        # inf - inf is NaN (linear leaves give infinite totals): ignored, not reported
         with np.errstate(invalid="ignore"):
             gaps = np.abs(got - expected) if got.shape == expected.shape else np.array([])
         worst = np.nanmax(gaps) if np.any(gaps > 0) else math.nan
-        logger.warning("compiled trees differ from LightGBM by %g; LightGBM predicts", worst)
-        return None
+        raise NotCompilable(f"the compiled trees differ from LightGBM's by {worst:g}")
     logger.info(
         "LightGBM model compiled",
         extra={"trees": forest.n_trees, "compile_seconds": round(forest.compile_seconds, 3)},

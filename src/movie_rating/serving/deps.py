@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
 
+from movie_rating.serving.batching import MovieBatcher
 from movie_rating.serving.predict import ProductionPredictor
 from movie_rating.serving.settings import Settings
 from movie_rating.serving.state import ServiceState
@@ -55,3 +56,13 @@ async def get_predictor(state: StateDep) -> ProductionPredictor:
 
 
 PredictorDep = Annotated[ProductionPredictor, Depends(get_predictor)]
+
+
+async def get_batcher(state: StateDep, predictor: PredictorDep) -> MovieBatcher:
+    """The batcher of the served predictor (set with it)."""
+    if state.batcher is None or state.batcher.predictor is not predictor:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="model not ready")
+    return state.batcher
+
+
+BatcherDep = Annotated[MovieBatcher, Depends(get_batcher)]

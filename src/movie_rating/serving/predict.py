@@ -1,221 +1,184 @@
-"""The production predictor: one verified artifact, one loader, predictions clipped to 0-10.
+"""The production predictor: the verified artifact, its own feature steps, ratings clipped to 0-10.
 
-The artifact is loaded only after its sha256 matches the model card beside it, so a tampered or
-half-copied file is refused before `joblib.load` ever unpickles it.
+One movie is a batch of one: both run the fitted pipeline's feature steps (the transformers'
+own `transform`, as in training) and then the model. A LightGBM model's trees run as native
+code compiled at load (`compiled_trees`, checked bit for bit against the booster); that is the
+fast path. Where they do not compile (or the model is another family) the model's own
+`predict` serves, at a fraction of the speed: `path` and `path_reason` say so, and the service
+shows them (/model, /ready) and counts those predictions.
 """
 
-import json
+import itertools
 import logging
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-import joblib
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 import sklearn
+from lightgbm import LGBMRegressor
 from sklearn.pipeline import Pipeline
 
-from movie_rating.data.ingest import sha256_of
-from movie_rating.data.schema import INPUT_FEATURES
+from movie_rating.artifact import ModelCard, ModelIntegrityError, load_model
+from movie_rating.data.schema import INPUT_FEATURES, clip_ratings
 from movie_rating.errors import MovieRatingError
-from movie_rating.evaluation.metrics import clip_ratings
-from movie_rating.serving.batchpath import BatchPredictor, compile_batch_predictor
-from movie_rating.serving.fastpath import NotCanonical, RowPredictor, compile_row_predictor
-from movie_rating.serving.schemas import MovieInput
+from movie_rating.serving.compiled_trees import CompiledForest, NotCompilable, compile_lightgbm
+from movie_rating.serving.schemas import MovieInput, ServingPath
+from movie_rating.serving.threads import ThreadPool
 
 logger = logging.getLogger(__name__)
 
-CARD_FILE = "model_card.json"
-
-
-class ModelIntegrityError(MovieRatingError):
-    """The artifact or its card is missing, unreadable, or the checksums disagree."""
+# Below this many rows the trees run in one thread: waking threads costs more than it saves.
+_THREADED_ROWS: Final = 256
+# With this many rows a core, a batch is cut into one part per core, each scored in a thread
+# (numpy, pandas' hash tables and the compiled trees run without the GIL; smaller parts gained
+# nothing, measured: the feature steps' Python work holds it).
+_PART_ROWS: Final = 1024
 
 
 @dataclass(frozen=True)
-class ProdArtifacts:
-    """Where the artifact of one registry stage lives: `<models_dir>/<pipeline_name>.joblib`."""
+class LoadedModel:
+    """What `load` found: the feature steps, the model and how it predicts."""
 
-    stage: str = "prod"
-    pipeline_name: str = "production_pipeline_v1"
-    models_dir: Path = Path("models")
-
-    @property
-    def artifact_path(self) -> Path:
-        return self.models_dir / f"{self.pipeline_name}.joblib"
-
-    @property
-    def card_path(self) -> Path:
-        return self.models_dir / CARD_FILE
+    card: ModelCard
+    steps: list[Any]
+    model: Any
+    forest: CompiledForest | None
+    path: ServingPath
+    path_reason: str | None
 
 
-def read_card(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ModelIntegrityError(f"model card {path} does not exist; run `dvc repro` first")
+def _cores() -> int:
     try:
-        card = json.loads(path.read_text(encoding="utf-8"))
-        card["artifact"]["sha256"]
-    except (ValueError, KeyError, TypeError) as error:
-        raise ModelIntegrityError(f"model card {path} is not a valid card: {error!r}") from None
-    if not isinstance(card, dict):
-        raise ModelIntegrityError(f"model card {path} is not a JSON object")
-    return card
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
-def verify_artifact(artifact: Path, card: dict[str, Any]) -> str:
-    """The artifact's sha256, after checking it is the file the card describes."""
-    if not artifact.is_file():
-        raise ModelIntegrityError(f"model artifact {artifact} does not exist; run `dvc repro`")
-    named = card["artifact"].get("path")
-    if named is not None and Path(named).name != artifact.name:
-        raise ModelIntegrityError(
-            f"model card describes {named!r}, not {artifact.name!r}: card and artifact mismatch"
-        )
-    expected = str(card["artifact"]["sha256"])
-    actual = sha256_of(artifact)
-    if actual != expected:
-        raise ModelIntegrityError(
-            f"checksum mismatch for {artifact}: card expects sha256 {expected}, "
-            f"file has {actual}; refusing to load a tampered or stale artifact"
-        )
-    features = card.get("input_features")
-    if features is not None and list(features) != list(INPUT_FEATURES):
-        raise ModelIntegrityError(
-            f"model expects inputs {features}, this service sends {list(INPUT_FEATURES)}"
-        )
-    return actual
+def compile_model(model: Any) -> tuple[CompiledForest | None, str | None]:
+    """The model's trees as native code, or None and why not, in words for an operator."""
+    if type(model) is not LGBMRegressor:
+        return None, f"{type(model).__name__} has no compiled form: its own predict serves"
+    if any(name.startswith("pred") for name in model.get_params()):
+        return None, "LightGBM prediction-time settings are not compiled: LightGBM predicts"
+    try:
+        return compile_lightgbm(model.booster_, threads=_cores()), None
+    except NotCompilable as error:
+        return None, f"the trees did not compile ({error}): LightGBM predicts"
 
 
 class ProductionPredictor:
-    """Load the production pipeline once, then predict ratings for movies.
+    """Load the production pipeline once, then rate movies, one or many, the same way."""
 
-    `predict_one` is the latency path for the API: a row-at-a-time view of the same fitted
-    pipeline (see `fastpath`), proven equal to `pipeline.predict` on probe rows at load time;
-    rows it does not handle, or pipelines it cannot compile, go through the pipeline itself.
-    Either way it returns what `predict_many` returns for the same movie (tests: 1e-9).
-
-    `predict_many` is the throughput path: a column-at-a-time view of the pipeline with a
-    LightGBM model's trees compiled to native code (see `batchpath` and `compiled_trees`, ~6.5x
-    faster than the pipeline on the test split), checked the same way at load time; without
-    one, or if it fails on a batch, the pipeline predicts.
-    """
-
-    def __init__(self, artifacts: ProdArtifacts) -> None:
-        self.artifacts = artifacts
-        self._pipeline: Pipeline | None = None
-        self._card: dict[str, Any] | None = None
-        self._fast: RowPredictor | None = None
-        self._batch: BatchPredictor | None = None
+    def __init__(self, models_dir: Path) -> None:
+        self.models_dir = models_dir
+        self.cores = _cores()
+        self._pool = ThreadPool(self.cores, "predict")
+        self._loaded: LoadedModel | None = None
 
     @property
-    def artifact_path(self) -> Path:
-        return self.artifacts.artifact_path
+    def loaded(self) -> LoadedModel:
+        if self._loaded is None:
+            raise ModelIntegrityError("model is not loaded; call load() first")
+        return self._loaded
 
     @property
     def is_loaded(self) -> bool:
-        return self._pipeline is not None
+        return self._loaded is not None
 
     @property
-    def card(self) -> dict[str, Any]:
-        if self._card is None:
-            raise ModelIntegrityError("model is not loaded; call load() first")
-        return self._card
+    def card(self) -> ModelCard:
+        return self.loaded.card
 
     @property
     def version(self) -> str:
-        return str(self.card.get("version") or self.card["artifact"]["sha256"][:12])
+        return self.card.version
 
     @property
-    def pipeline(self) -> Pipeline:
-        if self._pipeline is None:
-            raise ModelIntegrityError("model is not loaded; call load() first")
-        return self._pipeline
+    def path(self) -> ServingPath:
+        return self.loaded.path
+
+    @property
+    def path_reason(self) -> str | None:
+        return self.loaded.path_reason
 
     def load(self) -> "ProductionPredictor":
-        card = read_card(self.artifacts.card_path)
-        sha = verify_artifact(self.artifact_path, card)
-        pipeline = joblib.load(self.artifact_path)
+        pipeline, card = load_model(self.models_dir)
         if not isinstance(pipeline, Pipeline):
-            raise ModelIntegrityError(
-                f"{self.artifact_path} holds a {type(pipeline).__name__}, not a Pipeline"
-            )
-        model = pipeline[-1]
+            raise ModelIntegrityError(f"the artifact holds a {type(pipeline).__name__}")
+        *steps, model = _flat_steps(pipeline)
         if "n_jobs" in model.get_params():
             # Requests already run in parallel; threads inside one prediction only add latency.
             model.set_params(n_jobs=1)
-        self._fast = compile_row_predictor(pipeline)
-        self._batch = compile_batch_predictor(pipeline)
-        self._pipeline, self._card = pipeline, card
+        forest, reason = compile_model(model)
+        path: ServingPath = "compiled" if forest is not None else "fallback"
+        self._loaded = LoadedModel(card, steps, model, forest, path, reason)
         logger.info(
             "model loaded",
-            extra={
-                "artifact": str(self.artifact_path),
-                "sha256": sha,
-                "version": self.version,
-                "fast_path": self._fast is not None,
-                "batch_path": self._batch is not None,
-            },
+            extra={"version": card.version, "serving_path": path, "path_reason": reason},
         )
         return self
 
     def predict_many(self, movies: Sequence[MovieInput] | pd.DataFrame) -> np.ndarray:
-        pipeline = self.pipeline
-        frame = movies if isinstance(movies, pd.DataFrame) else movies_frame(movies)
-        missing = [column for column in INPUT_FEATURES if column not in frame.columns]
-        if missing:
-            raise MovieRatingError(f"input lacks column(s) {missing}")
-        if frame.empty:
+        """Ratings for a DataFrame with the input columns, or for validated movies. Every
+        rating depends on its own movie alone, so cutting a batch into parts changes none."""
+        columns = _input_columns(movies)
+        rows = len(columns[INPUT_FEATURES[0]])
+        parts = min(self.cores, rows // _PART_ROWS)
+        if parts <= 1:
+            return self._predict(columns, threads=None)
+        bounds = np.linspace(0, rows, parts + 1).round().astype(int).tolist()
+        pieces = [{k: v[a:b] for k, v in columns.items()} for a, b in itertools.pairwise(bounds)]
+        return np.concatenate(self._pool.map(self._predict, pieces, [1] * parts))
+
+    def _predict(self, columns: Mapping[str, np.ndarray], threads: int | None) -> np.ndarray:
+        loaded = self.loaded
+        if len(columns[INPUT_FEATURES[0]]) == 0:
             return np.empty(0, dtype=np.float64)
-        if self._batch is not None:
-            try:
-                return clip_ratings(self._batch(frame))
-            except (AttributeError, KeyError, TypeError, ValueError) as error:
-                # An input the batch path was not written for: the pipeline predicts it, or
-                # raises the error the caller should see.
-                logger.warning("batch path failed, using the pipeline: %r", error)
-        return clip_ratings(pipeline.predict(frame))
-
-    @property
-    def has_fast_path(self) -> bool:
-        return self._fast is not None
-
-    @property
-    def has_batch_path(self) -> bool:
-        return self._batch is not None
-
-    def predict_fast(self, movie: MovieInput) -> float | None:
-        """The fast path's rating (~0.3 ms), or None when there is none or the row is unusual
-        (then `predict_one` runs the whole pipeline, in milliseconds)."""
-        if self._fast is None:
-            return None
-        try:
-            with _skip_checks():
-                return float(clip_ratings([self._fast(movie.as_row())])[0])
-        except NotCanonical:
-            return None
+        X: Any = columns
+        for step in loaded.steps:
+            X = step.transform(X)
+        if loaded.forest is not None:
+            dense = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64)
+            if threads is None and dense.shape[0] < _THREADED_ROWS:
+                threads = 1
+            return clip_ratings(loaded.forest.predict(dense, threads))
+        # Inputs were validated: scikit-learn's per-call checks in the model only cost time.
+        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            return clip_ratings(loaded.model.predict(X))
 
     def predict_one(self, movie: MovieInput) -> float:
-        fast = self.predict_fast(movie)
-        if fast is not None:
-            return fast
-        with _skip_checks():
-            predicted = self.pipeline.predict(_one_row_frame(movie.as_row()))
-        return float(clip_ratings(predicted)[0])
+        return float(self.predict_many([movie])[0])
 
 
-def _skip_checks() -> AbstractContextManager[None]:
-    # Inputs were validated by MovieInput: scikit-learn's per-call checks only cost time.
-    return sklearn.config_context(assume_finite=True, skip_parameter_validation=True)
+def _flat_steps(pipeline: Pipeline) -> list[Any]:
+    """The pipeline's steps, nested pipelines opened: `Pipeline.transform` calls them in this
+    order, after ~50 us of its own bookkeeping per call."""
+    steps: list[Any] = []
+    for _, step in pipeline.steps:
+        steps.extend(_flat_steps(step) if isinstance(step, Pipeline) else [step])
+    return steps
 
 
-def movies_frame(movies: Sequence[MovieInput]) -> pd.DataFrame:
-    """The batch path's frame: one row per movie, the input columns as text."""
+def _input_columns(movies: Sequence[MovieInput] | pd.DataFrame) -> dict[str, np.ndarray]:
+    if not isinstance(movies, pd.DataFrame):
+        return movies_columns(movies)
+    missing = [name for name in INPUT_FEATURES if name not in movies.columns]
+    if missing:
+        raise MovieRatingError(f"input lacks column(s) {missing}")
+    return {name: movies[name].to_numpy(dtype=object) for name in INPUT_FEATURES}
+
+
+def movies_columns(movies: Sequence[MovieInput]) -> dict[str, np.ndarray]:
+    """Validated movies as the pipeline's input columns (text, dates in ISO form)."""
     rows = [movie.as_row() for movie in movies]
-    return pd.DataFrame(rows, columns=list(INPUT_FEATURES), dtype=object).astype(str)
-
-
-def _one_row_frame(row: dict[str, str]) -> pd.DataFrame:
-    return pd.DataFrame({column: [row[column]] for column in INPUT_FEATURES}, dtype=str)
+    columns = {}
+    for name in INPUT_FEATURES:
+        values = np.empty(len(rows), dtype=object)
+        values[:] = [row[name] for row in rows]
+        columns[name] = values
+    return columns

@@ -129,10 +129,20 @@ class HealthOut(BaseModel):
     status: str
 
 
+ServingPath = Literal["compiled", "fallback"]
+_PATH = (
+    "How ratings are computed: 'compiled' (the fast path: the model's trees as native code) "
+    "or 'fallback' (the model's own predict, many times slower)."
+)
+_PATH_REASON = "Why the fast path is not taken (only on fallback)."
+
+
 class ReadyOut(BaseModel):
     status: str
     model_version: str | None = None
     reason: str | None = None
+    serving_path: ServingPath | None = Field(default=None, description=_PATH)
+    serving_path_reason: str | None = Field(default=None, description=_PATH_REASON)
 
 
 class ModelMetrics(BaseModel):
@@ -156,6 +166,8 @@ class ModelOut(BaseModel):
     trained_at: str
     sha256: str
     input_features: list[str]
+    serving_path: ServingPath = Field(description=_PATH)
+    serving_path_reason: str | None = Field(default=None, description=_PATH_REASON)
     source: Literal["local", "mlflow", "fallback"] = Field(
         default="local",
         description="Where the model came from: the local files, the MLflow registry, or the "

@@ -2,8 +2,8 @@
 
 | variable                      | default                  |
 | ----------------------------- | ------------------------ |
-| MOVIE_RATING_MODELS_DIR       | models                   |
-| MOVIE_RATING_PIPELINE_NAME    | production_pipeline_v1   |
+| MOVIE_RATING_MODELS_DIR       | models (the exported card and artifact) |
+| MOVIE_RATING_MODEL_NAME       | unset: the name on the local model card (registry only) |
 | MOVIE_RATING_STAGE            | prod                     |
 | MOVIE_RATING_API_KEY          | unset: no key required   |
 | MOVIE_RATING_CORS_ORIGINS     | [] (JSON list): CORS off |
@@ -14,7 +14,7 @@
 | MOVIE_RATING_MODEL_SOURCE     | local (or mlflow)        |
 | MLFLOW_TRACKING_URI           | unset                    |
 
-With MODEL_SOURCE=mlflow the service loads `models:/<PIPELINE_NAME>@<STAGE>` (STAGE is the
+With MODEL_SOURCE=mlflow the service loads `models:/<MODEL_NAME>@<STAGE>` (STAGE is the
 registry alias) from MLFLOW_TRACKING_URI (MOVIE_RATING_MLFLOW_TRACKING_URI wins if both are
 set), and falls back to MODELS_DIR when the registry or that version fails; each registry
 request gives up after MOVIE_RATING_REGISTRY_TIMEOUT_SECONDS (default 5).
@@ -26,8 +26,6 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from movie_rating.serving.predict import ProdArtifacts
-
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -35,7 +33,7 @@ class Settings(BaseSettings):
     )
 
     models_dir: Path = Path("models")
-    pipeline_name: str = "production_pipeline_v1"
+    model_name: str | None = None
     stage: str = "prod"
     api_key: SecretStr | None = None
     cors_origins: list[str] = Field(default_factory=list)
@@ -68,9 +66,3 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, level: object) -> object:
         return level.upper() if isinstance(level, str) else level
-
-    @property
-    def artifacts(self) -> ProdArtifacts:
-        return ProdArtifacts(
-            stage=self.stage, pipeline_name=self.pipeline_name, models_dir=self.models_dir
-        )

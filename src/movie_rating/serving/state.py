@@ -9,7 +9,9 @@ from typing import Final, Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from movie_rating.artifact import card_path, read_card
 from movie_rating.errors import MovieRatingError
+from movie_rating.serving.batching import MovieBatcher
 from movie_rating.serving.predict import ProductionPredictor
 from movie_rating.serving.settings import Settings
 
@@ -33,6 +35,7 @@ class ServiceMetrics:
     requests: Counter = field(init=False)
     request_duration: Histogram = field(init=False)
     predictions: Counter = field(init=False)
+    fallback_predictions: Counter = field(init=False)
     model_info: Gauge = field(init=False)
 
     def __post_init__(self) -> None:
@@ -55,12 +58,23 @@ class ServiceMetrics:
             ["endpoint"],
             registry=self.registry,
         )
+        self.fallback_predictions = Counter(
+            "movie_rating_fallback_predictions",
+            "Movies rated off the fast path (the model's own predict, not compiled trees).",
+            ["endpoint"],
+            registry=self.registry,
+        )
         self.model_info = Gauge(
             "movie_rating_model_info",
             "1 for the loaded model version; absent until a model is loaded.",
-            ["name", "version", "family", "stage"],
+            ["name", "version", "family", "stage", "serving_path"],
             registry=self.registry,
         )
+
+    def count(self, endpoint: str, movies: int, predictor: ProductionPredictor) -> None:
+        self.predictions.labels(endpoint=endpoint).inc(movies)
+        if predictor.path != "compiled":
+            self.fallback_predictions.labels(endpoint=endpoint).inc(movies)
 
 
 @dataclass
@@ -68,6 +82,7 @@ class ServiceState:
     settings: Settings
     metrics: ServiceMetrics
     predictor: ProductionPredictor | None = None
+    batcher: MovieBatcher | None = None  # /predict's requests, rated together
     not_ready_reason: str = "model is loading"
     source: ModelSource = "local"  # fallback: mlflow was asked for, the local model served
     registry_version: str | None = None
@@ -87,21 +102,18 @@ class ServiceState:
         self._load_local()
 
     def _wait_for_model_files(self) -> None:
-        """While the artifact or its card is missing (a volume still mounting, `dvc pull` still
-        running), look again every `model_poll_seconds`; /ready says what it waits for."""
-        artifacts = self.settings.artifacts
-        while not (artifacts.artifact_path.is_file() and artifacts.card_path.is_file()):
-            self.not_ready_reason = (
-                f"waiting for {artifacts.artifact_path.name} and {artifacts.card_path.name} "
-                f"in {artifacts.models_dir}"
-            )
+        """While the card or the artifact it names is missing (a volume still mounting, `dvc
+        pull` still running), look again every `model_poll_seconds`; /ready says so."""
+        models_dir = self.settings.models_dir
+        while not _model_files_present(models_dir):
+            self.not_ready_reason = "waiting for the model card and the artifact it names"
             poll = self.settings.model_poll_seconds
             if poll <= 0 or self.stopping.wait(poll):
                 return
 
     def _load_local(self) -> None:
         self._wait_for_model_files()
-        predictor = ProductionPredictor(self.settings.artifacts)
+        predictor = ProductionPredictor(self.settings.models_dir)
         try:
             predictor.load()
         except MovieRatingError as error:
@@ -112,26 +124,29 @@ class ServiceState:
             self.not_ready_reason = f"model failed to load ({type(error).__name__})"
             logger.exception("model failed to load", extra={"event": "model_refused"})
             return
-        self._serve(predictor)
+        self.serve(predictor)
 
     def _load_from_registry(self) -> bool:
         settings = self.settings
-        model_uri = f"models:/{settings.pipeline_name}@{settings.stage}"
+        model_uri = f"models:/{settings.model_name or '<name on the local card>'}@{settings.stage}"
         try:
             if settings.mlflow_tracking_uri is None:
                 raise MovieRatingError("MLFLOW_TRACKING_URI is not set")
-            # Imported here: mlflow is optional and only this source needs it.
+            name = settings.model_name or read_card(settings.models_dir).name
+            model_uri = f"models:/{name}@{settings.stage}"
+            # Imported here: mlflow is an optional dependency (the `registry` group), slow to
+            # import, and only this source needs it.
             from movie_rating.model_registry.mlflow_registry import fetch_alias
 
             with tempfile.TemporaryDirectory(prefix="movie-rating-registry-") as scratch:
                 fetched = fetch_alias(
                     settings.mlflow_tracking_uri,
-                    name=settings.pipeline_name,
+                    name=name,
                     alias=settings.stage,
                     dest=Path(scratch),
                     timeout_seconds=settings.registry_timeout_seconds,
                 )
-                predictor = ProductionPredictor(fetched.artifacts).load()
+                predictor = ProductionPredictor(fetched.models_dir).load()
         except Exception as error:  # whatever went wrong, the local artifact is next
             self._fall_back(model_uri, error)
             return False
@@ -141,7 +156,7 @@ class ServiceState:
             extra={"event": "model_from_registry", "model_uri": model_uri,
                    "registry_version": fetched.version, "run_id": fetched.run_id},
         )  # fmt: skip
-        self._serve(predictor)
+        self.serve(predictor)
         return True
 
     def _fall_back(self, model_uri: str, error: Exception) -> None:
@@ -160,13 +175,23 @@ class ServiceState:
             extra={"event": "model_fallback", "model_uri": model_uri},
         )
 
-    def _serve(self, predictor: ProductionPredictor) -> None:
+    def serve(self, predictor: ProductionPredictor) -> None:
+        """Serve this (loaded) predictor from now on."""
         card = predictor.card
         self.metrics.model_info.labels(
-            name=str(card.get("name", "")),
+            name=card.name,
             version=predictor.version,
-            family=str(card.get("model_family", "")),
+            family=card.model_family,
             stage=self.settings.stage,
+            serving_path=predictor.path,
         ).set(1)
+        self.batcher = MovieBatcher(predictor, self.settings.max_batch_size)
         self.predictor = predictor
         self.not_ready_reason = ""
+
+
+def _model_files_present(models_dir: Path) -> bool:
+    try:
+        return (models_dir / read_card(models_dir).artifact.path).is_file()
+    except MovieRatingError:
+        return card_path(models_dir).is_file()  # a card that is there but bad: load says why

@@ -102,13 +102,13 @@ def blend_tuned(
     if len(kept) < 2:
         return None
     results = [s.result.raw for _, s, _ in kept]
-    weights = [w for _, _, w in kept]
+    kept_weights = [w for _, _, w in kept]
     predictions = CellPredictions(
         cv=[
-            average_members([raw.cv[k] for raw in results], weights)
+            average_members([raw.cv[k] for raw in results], kept_weights)
             for k in range(len(matrices.cv))
         ],
-        test=average_members([raw.test for raw in results], weights),
+        test=average_members([raw.test for raw in results], kept_weights),
     )
     return BlendedCell(
         pipeline=members[0].pipeline,

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from movie_rating.data.schema import RATING_RANGE, clip_ratings
 from movie_rating.errors import MovieRatingError
 from movie_rating.evaluation.comparison import (
     TABLE_COLUMNS,
@@ -15,7 +16,7 @@ from movie_rating.evaluation.comparison import (
     residual_frame,
     to_markdown,
 )
-from movie_rating.evaluation.metrics import clip_ratings, regression_metrics
+from movie_rating.evaluation.metrics import regression_metrics
 
 
 def _cell(pipeline, family, cv, test):
@@ -113,4 +114,7 @@ def test_regression_metrics_and_clipping():
     assert scores["test_rmse"] == pytest.approx(np.sqrt(0.5), abs=1e-6)
     assert scores["test_mae"] == 0.5
     assert scores["test_r2"] == 0.5  # 1 - 1/2: residual sum 1, total sum of squares 2
-    np.testing.assert_array_equal(clip_ratings([-1.0, 5.0, 12.0]), [0.0, 5.0, 10.0])
+    assert RATING_RANGE == (0.0, 10.0)
+    clipped = clip_ratings([-1.0, 5.0, 12.0, 0.0, 10.0])
+    assert clipped.dtype == np.float64
+    np.testing.assert_array_equal(clipped, [0.0, 5.0, 10.0, 0.0, 10.0])

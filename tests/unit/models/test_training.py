@@ -8,7 +8,8 @@ from movie_rating.data.schema import RECORD_ID, TARGET, VOTE_COUNT
 from movie_rating.features.folds import fold_matrices
 from movie_rating.features.pipelines import build_feature_pipeline
 from movie_rating.models.families import build_model
-from movie_rating.models.training import cell_name, full_pipeline, train_cell
+from movie_rating.models.training import full_pipeline, train_cell
+from movie_rating.registry import cell_name
 
 SMALL = {"n_estimators": 15}  # enough trees to be a real ensemble, fast on 2 cores
 

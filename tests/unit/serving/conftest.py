@@ -1,4 +1,5 @@
-"""Serving unit fixtures: one tiny real model per session, copied per test when it is mutated."""
+"""Serving unit fixtures: tiny real models (ridge: the fallback path; LightGBM: the compiled
+path), one of each per session, copied per test when it is mutated."""
 
 import shutil
 from pathlib import Path
@@ -6,12 +7,18 @@ from pathlib import Path
 import pytest
 from serving_fixtures import write_model_dir
 
-from movie_rating.serving.predict import ProdArtifacts, ProductionPredictor
+from movie_rating.serving.predict import ProductionPredictor
 
 
 @pytest.fixture(scope="session")
 def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_model_dir(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="session")
+def lightgbm_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A LightGBM model small enough to fit and compile in well under a second."""
+    return write_model_dir(tmp_path_factory.mktemp("lightgbm"), family="lightgbm", n_estimators=20)
 
 
 @pytest.fixture
@@ -22,4 +29,9 @@ def models_copy(tiny_models_dir: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def predictor(tiny_models_dir: Path) -> ProductionPredictor:
-    return ProductionPredictor(ProdArtifacts(models_dir=tiny_models_dir)).load()
+    return ProductionPredictor(tiny_models_dir).load()
+
+
+@pytest.fixture(scope="session")
+def lightgbm_predictor(lightgbm_models_dir: Path) -> ProductionPredictor:
+    return ProductionPredictor(lightgbm_models_dir).load()

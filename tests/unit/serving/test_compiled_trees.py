@@ -1,6 +1,5 @@
-"""Compiled LightGBM forests must equal `Booster.predict` bit for bit, or not exist."""
+"""Compiled LightGBM forests must equal `Booster.predict` bit for bit, or be refused, saying why."""
 
-import logging
 import math
 import re
 import sys
@@ -11,7 +10,7 @@ import numpy as np
 import pytest
 from lightgbm import LGBMRegressor
 
-from movie_rating.serving import batchpath, compiled_trees, threads
+from movie_rating.serving import compiled_trees, threads
 from movie_rating.serving.compiled_trees import (
     CompiledForest,
     NotCompilable,
@@ -21,8 +20,8 @@ from movie_rating.serving.compiled_trees import (
 
 
 def synthetic(n: int = 600, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Binary, count and continuous features with zeros, tiny values and NaNs, as the batch
-    path's encodings have them (binary features split at LightGBM's zero threshold)."""
+    """Binary, count and continuous features with zeros, tiny values and NaNs, as the feature
+    pipelines' encodings have them (binary features split at LightGBM's zero threshold)."""
     rng = np.random.default_rng(seed)
     X = np.column_stack(
         [
@@ -68,7 +67,6 @@ def rows_to_score(booster: Any) -> np.ndarray:
 def test_compiled_forest_equals_booster_predict(params: dict[str, Any]):
     booster = fit(**params).booster_
     forest = compile_lightgbm(booster, threads=2)
-    assert forest is not None
     X = rows_to_score(booster)
     expected = booster.predict(X, num_threads=1)
     np.testing.assert_array_equal(forest.predict(X), expected)
@@ -83,7 +81,6 @@ def test_trees_without_splits_compile():
     model = LGBMRegressor(n_estimators=5, min_child_samples=50, verbose=-1).fit(X, y)
     booster = model.booster_
     forest = compile_lightgbm(booster)
-    assert forest is not None
     X = rows_to_score(booster)
     np.testing.assert_array_equal(forest.predict(X), booster.predict(X))
 
@@ -96,9 +93,11 @@ def test_transformed_outputs_do_not_compile(params: dict[str, Any]):
         params = params | {"subsample": 0.5, "subsample_freq": 1}
     X, y = synthetic()
     booster = LGBMRegressor(n_estimators=10, verbose=-1, **params).fit(X, np.abs(y)).booster_
-    with pytest.raises(NotCompilable):
+    with pytest.raises(NotCompilable) as direct:
         CompiledForest(booster)
-    assert compile_lightgbm(booster) is None
+    with pytest.raises(NotCompilable) as checked:
+        compile_lightgbm(booster)
+    assert str(checked.value) == str(direct.value)
 
 
 def test_categorical_splits_do_not_compile():
@@ -106,55 +105,36 @@ def test_categorical_splits_do_not_compile():
     X[:, 1] = X[:, 1].astype(int)
     model = LGBMRegressor(n_estimators=10, min_child_samples=5, verbose=-1)
     booster = model.fit(X, y, categorical_feature=[1]).booster_
-    assert compile_lightgbm(booster) is None
+    with pytest.raises(NotCompilable, match="split '=='"):
+        compile_lightgbm(booster)
 
 
-def test_a_disagreeing_forest_is_refused(monkeypatch, caplog: pytest.LogCaptureFixture):
+def test_a_disagreeing_forest_is_refused(monkeypatch):
     # The double 1e-35 (not LightGBM's float 1e-35f) misreads values between the two; the
     # probe rows hold the doubles right above every threshold, 1e-35f among them.
     monkeypatch.setattr(compiled_trees, "ZERO_THRESHOLD", 1e-35)
     booster = fit().booster_
-    with caplog.at_level(logging.WARNING):
-        assert compile_lightgbm(booster) is None
-    assert "differ from LightGBM" in caplog.text
+    with pytest.raises(NotCompilable, match="differ from LightGBM's by"):
+        compile_lightgbm(booster)
 
 
 def test_wrong_width_is_an_error():
     forest = compile_lightgbm(fit().booster_)
-    assert forest is not None
     with pytest.raises(ValueError, match="shape"):
         forest.predict(np.zeros((3, 2)))
 
 
-def test_without_llvmlite_lightgbm_predicts(monkeypatch, caplog: pytest.LogCaptureFixture):
-    # None in sys.modules makes `import llvmlite` raise ImportError
-    monkeypatch.setitem(sys.modules, "llvmlite", None)
-    monkeypatch.setitem(sys.modules, "llvmlite.binding", None)
-    model = fit()
-    with caplog.at_level(logging.WARNING):
-        assert compile_lightgbm(model.booster_) is None
-        predict, dense = batchpath._model_predict(model, cores=2, sparse_output=False)
-    assert "llvmlite is not installed" in caplog.text
-    assert dense
-    X = rows_to_score(model.booster_)
-    np.testing.assert_array_equal(predict(X, 2), model.booster_.predict(X))
+def test_load_errors_are_refusals_saying_why(monkeypatch):
+    # whatever goes wrong while compiling or checking, the caller gets NotCompilable (and keeps
+    # LightGBM), its message naming the error
+    booster = fit(n_estimators=5).booster_
 
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("LLVM ERROR: out of registers")
 
-def test_batch_path_compiles_lightgbm(monkeypatch):
-    model = fit()
-    compiled: list[CompiledForest] = []
-
-    def spy(booster: Any, threads: int = 1) -> CompiledForest | None:
-        forest = compile_lightgbm(booster, threads)
-        compiled.extend([forest] if forest is not None else [])
-        return forest
-
-    monkeypatch.setattr(batchpath, "compile_lightgbm", spy)
-    predict, dense = batchpath._model_predict(model, cores=2, sparse_output=False)
-    assert dense
-    assert len(compiled) == 1
-    X = rows_to_score(model.booster_)
-    np.testing.assert_array_equal(predict(X, 2), model.predict(X))
+    monkeypatch.setattr(compiled_trees.llvm, "create_mcjit_compiler", broken)
+    with pytest.raises(NotCompilable, match="RuntimeError: LLVM ERROR: out of registers"):
+        compile_lightgbm(booster)
 
 
 def test_thread_pools_are_remade_after_a_fork(monkeypatch):
@@ -202,7 +182,6 @@ def test_linear_trees_equal_booster_predict(params: dict[str, Any]):
     booster = fit(linear_tree=True, **params).booster_
     assert any(leaf["leaf_features"] for leaf in leaves(booster.dump_model()))
     forest = compile_lightgbm(booster, threads=2)
-    assert forest is not None
     X = with_infinities(rows_to_score(booster))
     expected = booster.predict(X, num_threads=1)
     assert np.array_equal(forest.predict(X), expected, equal_nan=True)
@@ -243,7 +222,6 @@ def test_linear_terms_on_features_no_split_uses():
     booster = lgb.Booster(model_str=with_term(text, 5, -0.0291537))
     assert all(leaf["leaf_features"][-2:] == [6, 5] for leaf in leaves(booster.dump_model()))
     forest = compile_lightgbm(booster)
-    assert forest is not None
     rows, _ = synthetic(n=400, seed=2)
     unused = np.random.default_rng(4).normal(size=len(rows))
     unused[::9], unused[1::9], unused[2::9] = np.nan, 1e-36, np.inf
@@ -260,7 +238,6 @@ def test_thresholds_the_dump_clamps_are_read_from_the_model_text():
     exact = compiled_trees._exact_thresholds(booster, booster.dump_model()["tree_info"])
     assert math.inf in {t for thresholds in exact.values() for t in thresholds}
     forest = compile_lightgbm(booster)
-    assert forest is not None
     X = rows_to_score(booster)
     X[::2, 5] = np.resize([1e301, sys.float_info.max, np.inf, -1e301], len(X[::2]))
     expected = booster.predict(X, num_threads=1)
@@ -299,9 +276,7 @@ def linear_booster() -> Any:
 
 
 @pytest.mark.parametrize("wrong", ["coefficients", "fallback values"])
-def test_a_linear_leaf_one_bit_off_is_refused(
-    wrong: str, linear_booster: Any, monkeypatch, caplog: pytest.LogCaptureFixture
-):
+def test_a_linear_leaf_one_bit_off_is_refused(wrong: str, linear_booster: Any, monkeypatch):
     # every linear leaf's coefficients, or the value it gives when a feature is NaN, one double
     # up: the probe rows that sum the terms, or that make them NaN, see it
     dump = linear_booster.dump_model()
@@ -313,14 +288,11 @@ def test_a_linear_leaf_one_bit_off_is_refused(
         else:
             leaf["leaf_value"] = math.nextafter(leaf["leaf_value"], math.inf)
     monkeypatch.setattr(linear_booster, "dump_model", lambda: dump)
-    with caplog.at_level(logging.WARNING):
-        assert compile_lightgbm(linear_booster) is None
-    assert "differ from LightGBM" in caplog.text
+    with pytest.raises(NotCompilable, match="differ from LightGBM's by"):
+        compile_lightgbm(linear_booster)
 
 
-def test_a_fused_multiply_add_is_refused(
-    linear_booster: Any, monkeypatch, caplog: pytest.LogCaptureFixture
-):
+def test_a_fused_multiply_add_is_refused(linear_booster: Any, monkeypatch):
     # a product added without its own rounding (what a contracted fmul and fadd become on an
     # FMA host) differs in the last bits: the probe rows' sums see it
     write = CompiledForest._module
@@ -334,7 +306,6 @@ def test_a_fused_multiply_add_is_refused(
         return "declare double @llvm.fma.f64(double, double, double)\n" + text
 
     monkeypatch.setattr(CompiledForest, "_module", fusing)
-    with caplog.at_level(logging.WARNING):
-        assert compile_lightgbm(linear_booster) is None
+    with pytest.raises(NotCompilable, match="differ from LightGBM's by"):
+        compile_lightgbm(linear_booster)
     assert fused and fused[0] > 0
-    assert "differ from LightGBM" in caplog.text

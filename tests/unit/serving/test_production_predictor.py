@@ -1,9 +1,16 @@
+"""The production predictor: verified loading, one code path for one movie and many, the serving
+path (compiled LightGBM trees or the model's own predict) and why."""
+
 import json
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from lightgbm import LGBMRegressor
 from serving_fixtures import (
+    MODEL_NAME,
+    artifact_file,
     fit_tiny_pipeline,
     movie_inputs,
     synthetic_movies,
@@ -11,49 +18,83 @@ from serving_fixtures import (
     varied_movies,
     write_model_dir,
 )
+from sklearn.linear_model import Ridge
 
+from movie_rating.artifact import CARD_FILE, ModelCard, ModelIntegrityError, read_card
+from movie_rating.data.ingest import sha256_of
 from movie_rating.data.schema import INPUT_FEATURES
 from movie_rating.errors import MovieRatingError
-from movie_rating.serving.predict import ModelIntegrityError, ProdArtifacts, ProductionPredictor
+from movie_rating.serving.predict import ProductionPredictor, compile_model
+
+# the session fixtures (conftest.py) holding each family's predictor and its model folder
+SERVED = {
+    "ridge": ("predictor", "tiny_models_dir"),
+    "lightgbm": ("lightgbm_predictor", "lightgbm_models_dir"),
+}
+
+MOVIES = ["synthetic", "varied"]
+
+
+def movies_of(kind: str, n: int) -> list:
+    """`n` movies: made-up ones (plain text), or `varied_movies` (their edge cases first)."""
+    return movie_inputs(synthetic_movies(n, seed=9)) if kind == "synthetic" else varied_movies(n)
 
 
 def load(models_dir):
-    return ProductionPredictor(ProdArtifacts(models_dir=models_dir)).load()
+    return ProductionPredictor(models_dir).load()
 
 
-def test_paths_follow_the_pipeline_name(tmp_path):
-    artifacts = ProdArtifacts(pipeline_name="p", models_dir=tmp_path)
-    assert artifacts.stage == "prod"
-    assert artifacts.artifact_path == tmp_path / "p.joblib"
-    assert artifacts.card_path == tmp_path / "model_card.json"
+def frame_of(movies) -> pd.DataFrame:
+    return pd.DataFrame([movie.as_row() for movie in movies], columns=list(INPUT_FEATURES))
+
+
+def pipeline_reference(models_dir, movies) -> np.ndarray:
+    """What the artifact's own pipeline says, clipped to the rating scale."""
+    pipeline = joblib.load(artifact_file(models_dir))
+    return np.clip(pipeline.predict(frame_of(movies)), 0.0, 10.0)
+
+
+def test_loaded_predictor_describes_its_card(predictor, tiny_models_dir):
+    card = read_card(tiny_models_dir)
+    assert isinstance(predictor.card, ModelCard)
+    assert predictor.card == card
+    assert predictor.card.name == MODEL_NAME
+    assert predictor.version == card.version == card.artifact.sha256[:12]
+    assert card.artifact.sha256 == sha256_of(artifact_file(tiny_models_dir))
 
 
 def test_tampered_artifact_is_refused_naming_file_and_both_checksums(models_copy):
-    artifact = models_copy / "production_pipeline_v1.joblib"
-    expected = json.loads((models_copy / "model_card.json").read_text())["artifact"]["sha256"]
+    artifact = artifact_file(models_copy)
+    expected = read_card(models_copy).artifact.sha256
     tamper(artifact)
-    predictor = ProductionPredictor(ProdArtifacts(models_dir=models_copy))
+    predictor = ProductionPredictor(models_copy)
     with pytest.raises(ModelIntegrityError) as caught:
         predictor.load()
     message = str(caught.value)
-    assert str(artifact) in message
+    assert artifact.name in message
+    assert str(models_copy) not in message  # files are named, a server's folders never
     assert expected in message
-    from movie_rating.data.ingest import sha256_of
-
     assert sha256_of(artifact) in message
     assert not predictor.is_loaded
     assert isinstance(caught.value, MovieRatingError)
 
 
-@pytest.mark.parametrize("missing", ["production_pipeline_v1.joblib", "model_card.json"])
+@pytest.mark.parametrize("missing", ["artifact", "card"])
 def test_missing_files_are_a_clear_error(models_copy, missing):
-    (models_copy / missing).unlink()
-    with pytest.raises(ModelIntegrityError, match=r"does not exist"):
+    name = artifact_file(models_copy).name
+    if missing == "artifact":
+        (models_copy / name).unlink()
+        expected = rf"{name} \(named by {CARD_FILE}\) does not exist"
+    else:
+        (models_copy / CARD_FILE).unlink()
+        expected = rf"no {CARD_FILE}"
+    with pytest.raises(ModelIntegrityError, match=expected) as caught:
         load(models_copy)
+    assert str(models_copy) not in str(caught.value)
 
 
 def test_card_for_another_file_or_other_inputs_is_refused(models_copy):
-    card_path = models_copy / "model_card.json"
+    card_path = models_copy / CARD_FILE
     card = json.loads(card_path.read_text())
     card_path.write_text(json.dumps({**card, "artifact": {**card["artifact"], "path": "x.joblib"}}))
     with pytest.raises(ModelIntegrityError, match=r"x\.joblib"):
@@ -62,46 +103,111 @@ def test_card_for_another_file_or_other_inputs_is_refused(models_copy):
     with pytest.raises(ModelIntegrityError, match="expects inputs"):
         load(models_copy)
     card_path.write_text("{not json")
-    with pytest.raises(ModelIntegrityError, match="not a valid card"):
+    with pytest.raises(ModelIntegrityError, match="not a valid model card"):
         load(models_copy)
 
 
-def test_predict_one_equals_predict_many(predictor):
-    movies = movie_inputs(synthetic_movies(40, seed=3))
+@pytest.mark.parametrize("kind", MOVIES)
+@pytest.mark.parametrize("family", sorted(SERVED))
+def test_predict_one_is_predict_many_of_one(request, family, kind):
+    predictor = request.getfixturevalue(SERVED[family][0])
+    movies = movies_of(kind, 60)
+    singles = [predictor.predict_one(movie) for movie in movies]
+    assert all(isinstance(rating, float) for rating in singles)
+    assert singles == [float(predictor.predict_many([movie])[0]) for movie in movies]
     batch = predictor.predict_many(movies)
-    singles = np.array([predictor.predict_one(movie) for movie in movies])
+    assert batch.shape == (60,)
     np.testing.assert_allclose(singles, batch, rtol=0, atol=1e-9)
-    assert batch.shape == (40,)
 
 
+@pytest.mark.parametrize("kind", MOVIES)
+def test_lightgbm_serves_compiled_trees_equal_to_its_pipeline(
+    lightgbm_predictor, lightgbm_models_dir, monkeypatch, kind
+):
+    assert lightgbm_predictor.path == "compiled"
+    assert lightgbm_predictor.path_reason is None
+    movies = movies_of(kind, 200)
+    reference = pipeline_reference(lightgbm_models_dir, movies)
+    assert np.unique(np.round(reference, 6)).size > 20  # the rows really differ
+    batch = lightgbm_predictor.predict_many(movies)
+    assert np.max(np.abs(batch - reference)) <= 1e-9
+    singles = np.array([lightgbm_predictor.predict_one(movie) for movie in movies[:40]])
+    assert np.max(np.abs(singles - reference[:40])) <= 1e-9
+
+    # "compiled" means LightGBM's own predict is not called at all
+    def not_called(*args, **kwargs):
+        raise AssertionError("LightGBM's predict ran on the compiled path")
+
+    monkeypatch.setattr(lightgbm_predictor.loaded.model, "predict", not_called)
+    np.testing.assert_array_equal(lightgbm_predictor.predict_many(movies), batch)
+
+
+def test_ridge_serves_on_the_fallback_path_and_says_why(predictor):
+    assert predictor.path == "fallback"
+    reason = predictor.path_reason
+    assert reason and "Ridge" in reason
+    assert predictor.card.model_family in reason.lower()
+
+
+@pytest.mark.parametrize("kind", MOVIES)
 @pytest.mark.parametrize(
-    ("family", "hyperparams"),
-    [("ridge", {}), ("lightgbm", {}), ("random_forest", {"n_estimators": 25, "max_depth": 6})],
+    ("family", "hyperparams", "path"),
+    [
+        ("ridge", {}, "fallback"),
+        ("lightgbm", {}, "compiled"),
+        ("random_forest", {"n_estimators": 25, "max_depth": 6}, "fallback"),
+    ],
 )
-def test_fast_path_matches_the_pipeline_on_varied_rows(tmp_path, family, hyperparams):
-    predictor = load(write_model_dir(tmp_path, family=family, **hyperparams))
-    assert predictor.has_fast_path, "the production pipeline shape must compile"
-    movies = varied_movies(200)
-    frame = pd.DataFrame([movie.as_row() for movie in movies])
-    reference = np.clip(predictor.pipeline.predict(frame), 0, 10)
+def test_every_path_matches_the_pipeline(tmp_path, family, hyperparams, path, kind):
+    models_dir = write_model_dir(tmp_path, family=family, **hyperparams)
+    predictor = load(models_dir)
+    assert predictor.path == path
+    movies = movies_of(kind, 200)
+    reference = pipeline_reference(models_dir, movies)
     singles = np.array([predictor.predict_one(movie) for movie in movies])
     np.testing.assert_allclose(singles, reference, rtol=0, atol=1e-9)
     np.testing.assert_allclose(predictor.predict_many(movies), reference, rtol=0, atol=1e-9)
-    assert np.unique(np.round(reference, 6)).size > 50  # the rows really differ
+    assert np.unique(np.round(reference, 6)).size > 20  # the rows really differ
 
 
-def test_predict_fast_is_predict_one_or_none(predictor, monkeypatch):
-    movies = varied_movies(50)
-    fast = [predictor.predict_fast(movie) for movie in movies]
-    singles = [predictor.predict_one(movie) for movie in movies]
-    assert sum(rating is not None for rating in fast) > len(movies) // 2
-    # None only for the rows the fast path declines; otherwise exactly predict_one's rating
-    assert all(f is None or f == one for f, one in zip(fast, singles, strict=True))
-    monkeypatch.setattr(predictor, "_fast", None)  # no fast path: the caller must fall back
-    assert [predictor.predict_fast(movie) for movie in movies[:5]] == [None] * 5
-    np.testing.assert_allclose(
-        [predictor.predict_one(movie) for movie in movies], singles, rtol=0, atol=1e-9
-    )
+@pytest.mark.parametrize("family", sorted(SERVED))
+def test_a_large_batch_cut_into_parts_rates_every_movie_as_one_batch(request, family, monkeypatch):
+    predictor = request.getfixturevalue(SERVED[family][0])
+    models_dir = request.getfixturevalue(SERVED[family][1])
+    frame = synthetic_movies(1100, seed=12).assign(record_id=range(1100))
+    reference = pipeline_reference(models_dir, movie_inputs(frame))
+    monkeypatch.setattr(predictor, "cores", 1)  # one part
+    whole = predictor.predict_many(frame)
+    monkeypatch.setattr(predictor, "cores", 2)  # two parts of 550 movies, in two threads
+    parts = predictor.predict_many(frame)
+    np.testing.assert_array_equal(parts, whole)
+    np.testing.assert_array_equal(predictor.predict_many(movie_inputs(frame)), whole)
+    assert np.max(np.abs(whole - reference)) <= 1e-9
+
+
+def test_compile_model_says_why_a_model_is_not_compiled():
+    X, y = np.random.default_rng(0).normal(size=(200, 4)), np.arange(200.0)
+    settings = {"n_estimators": 5, "n_jobs": 1, "verbose": -1}
+    forest, reason = compile_model(LGBMRegressor(**settings).fit(X, y))
+    assert forest is not None and reason is None
+    np.testing.assert_array_equal(forest.predict(X), forest.predict(X, 1))
+
+    forest, reason = compile_model(Ridge().fit(X, y))
+    assert forest is None and reason is not None and "Ridge" in reason
+
+    early_stop = LGBMRegressor(pred_early_stop=True, **settings).fit(X, y)
+    forest, reason = compile_model(early_stop)
+    assert forest is None and reason is not None and "prediction-time" in reason
+
+    sqrt_target = LGBMRegressor(reg_sqrt=True, **settings).fit(X, y)
+    forest, reason = compile_model(sqrt_target)
+    assert forest is None and reason is not None and "did not compile" in reason
+
+    class Custom(LGBMRegressor):
+        pass
+
+    forest, reason = compile_model(Custom(**settings).fit(X, y))
+    assert forest is None and reason is not None and "Custom" in reason
 
 
 def test_predict_many_accepts_a_frame_with_extra_columns_and_checks_inputs(predictor):
@@ -113,22 +219,36 @@ def test_predict_many_accepts_a_frame_with_extra_columns_and_checks_inputs(predi
     assert predictor.predict_many([]).shape == (0,)
 
 
-def test_predictions_are_clipped_to_the_rating_scale(tmp_path):
-    predictor = load(write_model_dir(tmp_path, target_scale=40.0))
-    movies = varied_movies(120)
-    frame = pd.DataFrame([m.as_row() for m in movies], columns=list(INPUT_FEATURES))
-    raw = predictor.pipeline.predict(frame)
+@pytest.mark.parametrize("kind", MOVIES)
+@pytest.mark.parametrize(
+    ("family", "hyperparams", "path"),
+    [
+        ("ridge", {}, "fallback"),
+        # small leaves, so that the trees follow the stretched target beyond 0-10
+        ("lightgbm", {"n_estimators": 20, "min_child_samples": 5}, "compiled"),
+    ],
+)
+def test_predictions_are_clipped_to_the_rating_scale(tmp_path, family, hyperparams, path, kind):
+    models_dir = write_model_dir(tmp_path, family=family, target_scale=40.0, **hyperparams)
+    predictor = load(models_dir)
+    assert predictor.path == path
+    movies = movies_of(kind, 120)
+    raw = joblib.load(artifact_file(models_dir)).predict(frame_of(movies))
     assert raw.min() < 0 and raw.max() > 10  # the model really overshoots
     batch = predictor.predict_many(movies)
     singles = np.array([predictor.predict_one(m) for m in movies])
     for predicted in (batch, singles):
         assert predicted.min() == 0.0 and predicted.max() == 10.0
     np.testing.assert_allclose(singles, batch, atol=1e-9)
+    np.testing.assert_allclose(batch, np.clip(raw, 0.0, 10.0), rtol=0, atol=1e-9)
 
 
 def test_unloaded_predictor_says_so(tiny_models_dir):
-    with pytest.raises(ModelIntegrityError, match="not loaded"):
-        ProductionPredictor(ProdArtifacts(models_dir=tiny_models_dir)).predict_many([])
+    unloaded = ProductionPredictor(tiny_models_dir)
+    assert not unloaded.is_loaded
+    for use in (lambda: unloaded.predict_many([]), lambda: unloaded.path, lambda: unloaded.card):
+        with pytest.raises(ModelIntegrityError, match="not loaded"):
+            use()
 
 
 def test_fit_tiny_pipeline_is_the_export_shape():

@@ -3,23 +3,30 @@ determinism and scikit-learn's estimator contract."""
 
 import pickle
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import Ridge
+from sklearn.linear_model import Lasso, Ridge
 from sklearn.model_selection import KFold, cross_val_predict, cross_validate
+from sklearn.pipeline import FeatureUnion
+from sklearn.preprocessing import TargetEncoder
 
-from movie_rating.data.schema import TARGET
+from movie_rating.data.schema import INPUT_FEATURES, TARGET
 from movie_rating.features.pipelines import PIPELINES, build_feature_pipeline
 from movie_rating.features.stacking import (
     OutOfFoldRegressor,
     ReleaseContextFeatures,
     ReleaseKeys,
+    TargetEncodedKeys,
     TitlePrefixes,
+    years_or_none,
 )
+from movie_rating.features.text import TextTfidf
 from movie_rating.models.families import build_model
 from movie_rating.models.training import full_pipeline
 from movie_rating.params import load_params
@@ -41,6 +48,12 @@ def text_oof(**overrides) -> OutOfFoldRegressor:
 def v5_cell(v5_params: dict, seed: int = 0):
     features = build_feature_pipeline("v5_stacked", v5_params)
     return full_pipeline(features, build_model("lightgbm", LGBM, seed))
+
+
+def v5_block(v5_params: dict, name: str) -> Any:
+    """An (unfitted) block of the v5 pipeline's encode step."""
+    features = build_feature_pipeline("v5_stacked", v5_params)
+    return {block: transformer for block, transformer, _ in features[-1].blocks}[name]
 
 
 # --- out-of-fold correctness -------------------------------------------------------------
@@ -154,6 +167,16 @@ def test_set_params_changes_behaviour(movies):
     assert np.std(stiff_out) < 0.01 * np.std(loose)
 
 
+def test_set_params_on_a_v5_block_reaches_the_fitted_cell(movies, v5_params):
+    cell = v5_cell(v5_params)
+    encode = cell.named_steps["features"].named_steps["encode"]
+    overview = {name: block for name, block, _ in encode.blocks}["overview"]
+    overview.set_params(estimator__alpha=123.0)
+    cell.fit(movies, movies[TARGET])
+    fitted = {name: block for name, block, _ in encode.blocks_}["overview"]
+    assert fitted.estimator_.alpha == 123.0
+
+
 def test_set_params_reaches_v5_blocks_inside_the_cell(movies, v5_params):
     cell = v5_cell(v5_params)
     cell.set_params(features__encode__overview__estimator__alpha=123.0)
@@ -201,8 +224,8 @@ def test_fit_without_target_is_an_error(movies):
         text_oof(n_splits=1).fit(movies["overview"], movies[TARGET])
 
 
-def test_params_yaml_declares_v5_and_it_builds():
-    featurize = load_params(Path("params.yaml"))["featurize"]
+def test_params_yaml_declares_v5_and_it_builds(repo_root: Path):
+    featurize = load_params(repo_root / "params.yaml")["featurize"]
     assert "v5_stacked" in featurize["pipelines"]
     assert "v5_stacked" in PIPELINES
     build_feature_pipeline("v5_stacked", featurize)
@@ -229,6 +252,11 @@ def test_release_context_features():
     assert out["title_non_ascii"].tolist() == [0.0, 1.0]
     assert out["title_has_colon"].tolist() == [1.0, 0.0]
     assert out["overview_sentences"].tolist() == [4.0, 0.0]
+    # the pipeline hands it the parsed date (DataTypeFixer): the same features
+    parsed = frame.assign(release_date=np.array(["2024-01-03", "NaT"], dtype="datetime64[D]"))
+    np.testing.assert_array_equal(context.transform(parsed), out.to_numpy())
+    as_columns = {name: frame[name].to_numpy() for name in frame}
+    np.testing.assert_array_equal(context.transform(as_columns), out.to_numpy())
 
 
 # --- title prefixes, target-encoded out of fold --------------------------------------------
@@ -238,11 +266,16 @@ def test_title_prefixes_are_the_first_words_lower_cased():
     titles = pd.Series(["Star Wars: A New Hope", "STAR TREK", "a", "", None, "Amélie 2"])
     prefixes = clone(TitlePrefixes(word_counts=(1, 2))).fit(titles)
     out = prefixes.transform(titles)
-    assert list(out.columns) == list(prefixes.get_feature_names_out())
-    assert out["title_first_1"].tolist() == ["star", "star", "", "", "", "amélie"]
-    assert out["title_first_2"].tolist() == ["star wars", "star trek", "", "", "", "amélie"]
+    assert isinstance(out, np.ndarray)
+    assert out.dtype == object
+    assert out.shape == (len(titles), 2)
+    assert list(prefixes.get_feature_names_out()) == ["title_first_1", "title_first_2"]
+    assert out[:, 0].tolist() == ["star", "star", "", "", "", "amélie"]
+    assert out[:, 1].tolist() == ["star wars", "star trek", "", "", "", "amélie"]
+    np.testing.assert_array_equal(prefixes.transform(titles.to_numpy(dtype=object)), out)
+    np.testing.assert_array_equal(prefixes.transform(titles.tolist()), out)
     prefixes.set_params(word_counts=(3,))
-    assert prefixes.transform(titles.iloc[:1]).iloc[0, 0] == "star wars new"
+    assert prefixes.transform(titles.iloc[:1]).tolist() == [["star wars new"]]
     with pytest.raises(ValueError, match="word_counts"):
         TitlePrefixes(word_counts=(0,)).fit(titles)
 
@@ -253,7 +286,7 @@ def test_title_prefix_encoding_is_out_of_fold(movies, v5_params):
     frame = movies.assign(title=[f"t{i} x{i}" for i in range(n)])
     y = np.random.default_rng(0).normal(6.0, 1.0, n)
     features = build_feature_pipeline("v5_stacked", v5_params)
-    block = dict((name, t) for name, t, _ in features[-1].transformers)["title_prefix"]
+    block = {name: t for name, t, _ in features[-1].blocks}["title_prefix"]
     out_of_fold = clone(block).fit_transform(frame["title"], y)
     in_sample = clone(block).fit(frame["title"], y).transform(frame["title"])
     assert abs(np.corrcoef(out_of_fold[:, 1], y)[0, 1]) < 0.2
@@ -266,7 +299,7 @@ def test_title_prefix_encoding_finds_a_franchise(movies, v5_params):
     frame.loc[saga, "title"] = [f"Saga Chronicles {i}" for i in range(saga.sum())]
     y = np.where(saga, 8.5, 6.0) + np.random.default_rng(1).normal(0, 0.3, len(frame))
     features = build_feature_pipeline("v5_stacked", v5_params)
-    block = dict((name, t) for name, t, _ in features[-1].transformers)["title_prefix"]
+    block = {name: t for name, t, _ in features[-1].blocks}["title_prefix"]
     encoded = block.fit_transform(frame["title"], y)
     assert encoded[saga, 1].min() > encoded[~saga, 1].max()
     new = block.transform(pd.Series(["Saga Chronicles 99", "Unheard Of"]))
@@ -276,7 +309,7 @@ def test_title_prefix_encoding_finds_a_franchise(movies, v5_params):
 
 def test_title_prefix_block_is_optional(v5_params):
     params = {"v5_stacked": {**v5_params["v5_stacked"], "title_prefix_words": []}}
-    names = build_feature_pipeline("v5_stacked", params)[-1].transformers
+    names = build_feature_pipeline("v5_stacked", params)[-1].blocks
     assert "title_prefix" not in [name for name, _, _ in names]
 
 
@@ -292,18 +325,25 @@ def test_release_keys_are_the_year_and_the_language_decade():
     )
     keys = clone(ReleaseKeys()).fit(frame)
     out = keys.transform(frame)
-    assert list(out.columns) == list(keys.get_feature_names_out())
-    assert out["release_year"].tolist() == ["1957", "2024", "", ""]
-    assert out["release_language_decade"].tolist() == ["ja 1950s", "en 2020s", "fr ?", " ?"]
+    assert isinstance(out, np.ndarray)
+    assert out.dtype == object
+    assert list(keys.get_feature_names_out()) == ["release_year", "release_language_decade"]
+    assert out[:, 0].tolist() == ["1957", "2024", "", ""]
+    assert out[:, 1].tolist() == ["ja 1950s", "en 2020s", "fr ?", " ?"]
+    # the pipeline hands it the parsed date (DataTypeFixer), as a batch of columns
+    parsed = {
+        "release_date": np.array(["1957-12-23", "2024-01-03", "NaT", "NaT"], dtype="datetime64[D]"),
+        "original_language": frame["original_language"].to_numpy(),
+    }
+    np.testing.assert_array_equal(keys.transform(parsed), out)
     keys.set_params(keys=("language_decade",))
-    assert keys.transform(frame.iloc[:1]).to_numpy().tolist() == [["ja 1950s"]]
+    assert keys.transform(frame.iloc[:1]).tolist() == [["ja 1950s"]]
     with pytest.raises(ValueError, match="language_decade"):
         ReleaseKeys(keys=("month",)).fit(frame)
 
 
 def _release_block(v5_params: dict):
-    features = build_feature_pipeline("v5_stacked", v5_params)
-    return dict((name, t) for name, t, _ in features[-1].transformers)["release"]
+    return v5_block(v5_params, "release")
 
 
 def test_release_key_encoding_is_out_of_fold(movies, v5_params):
@@ -338,8 +378,146 @@ def test_release_key_encoding_finds_a_good_decade(movies, v5_params):
 
 def test_release_block_is_optional_and_checked(v5_params):
     params = {"v5_stacked": {**v5_params["v5_stacked"], "release_keys": []}}
-    names = build_feature_pipeline("v5_stacked", params)[-1].transformers
+    names = build_feature_pipeline("v5_stacked", params)[-1].blocks
     assert "release" not in [name for name, _, _ in names]
     params = {"v5_stacked": {**v5_params["v5_stacked"], "release_keys": ["year", "month"]}}
     with pytest.raises(Exception, match="unknown release_keys"):
         build_feature_pipeline("v5_stacked", params)
+
+
+# --- parity with scikit-learn ------------------------------------------------------------
+
+
+def _title_keys(titles: Any) -> np.ndarray:
+    return TitlePrefixes(word_counts=(1, 2)).transform(titles)
+
+
+def _unseen_titles(movies: pd.DataFrame) -> pd.Series:
+    """Titles of which some share prefixes with the training titles and some share none."""
+    return pd.concat(
+        [movies["title"].iloc[::7], pd.Series(["Zyzzyva Returns", "", None, "w1 zyzzyva"])],
+        ignore_index=True,
+    )
+
+
+@pytest.mark.parametrize("n_splits, seed", [(5, 7), (3, 0)])
+def test_target_encoded_keys_equal_target_encoder(movies, n_splits, seed):
+    y = movies[TARGET].to_numpy()
+    ours = TargetEncodedKeys(
+        TitlePrefixes(word_counts=(1, 2)), n_splits=n_splits, random_state=seed
+    )
+    folds = KFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    reference = TargetEncoder(target_type="continuous", cv=folds)
+
+    out_of_fold = ours.fit_transform(movies["title"], y)
+    np.testing.assert_array_equal(
+        out_of_fold, reference.fit_transform(_title_keys(movies["title"]), y)
+    )
+
+    new = _unseen_titles(movies)
+    keys, seen = _title_keys(new), _title_keys(movies["title"])
+    assert keys[-4, 0] not in seen[:, 0] and keys[-4, 1] not in seen[:, 1]  # both unseen
+    assert keys[-1, 0] in seen[:, 0] and keys[-1, 1] not in seen[:, 1]  # one of the two
+    got = ours.transform(new)
+    np.testing.assert_array_equal(got, reference.transform(keys))
+    # a key never seen gets the training mean (scikit-learn's target_mean_)
+    assert got[-4, 0] == got[-4, 1] == got[-1, 1] == reference.target_mean_
+    # and in-sample the fitted encodings are TargetEncoder(...).fit's
+    full = TargetEncoder(target_type="continuous").fit(_title_keys(movies["title"]), y)
+    np.testing.assert_array_equal(
+        ours.transform(movies["title"]), full.transform(_title_keys(movies["title"]))
+    )
+    assert list(ours.get_feature_names_out()) == ["title_first_1", "title_first_2"]
+
+
+def test_target_encoded_release_keys_equal_target_encoder(movies):
+    y = movies[TARGET].to_numpy()
+    columns = ["release_date", "original_language"]
+    ours = TargetEncodedKeys(ReleaseKeys(), n_splits=4, random_state=1)
+    reference = TargetEncoder(target_type="continuous", cv=KFold(4, shuffle=True, random_state=1))
+    keys = ReleaseKeys().transform(movies[columns])
+    np.testing.assert_array_equal(
+        ours.fit_transform(movies[columns], y), reference.fit_transform(keys, y)
+    )
+    new = pd.DataFrame(
+        {
+            "release_date": ["1955-01-01", "2031-02-30", None, movies["release_date"].iloc[0]],
+            "original_language": ["xx", "en", "ja", movies["original_language"].iloc[0]],
+        }
+    )
+    np.testing.assert_array_equal(
+        ours.transform(new), reference.transform(ReleaseKeys().transform(new))
+    )
+
+
+def test_target_encoded_keys_need_the_target(movies):
+    with pytest.raises(ValueError, match="target y"):
+        TargetEncodedKeys(TitlePrefixes()).fit(movies["title"])
+
+
+ENCODERS = {
+    "tfidf": lambda: TextTfidf(ngram_range=(1, 2), min_df=2, sublinear_tf=True),
+    "words_and_characters": lambda: FeatureUnion(
+        [
+            ("word", TextTfidf(ngram_range=(1, 2), min_df=2, sublinear_tf=True)),
+            ("char", TextTfidf(analyzer="char_wb", ngram_range=(2, 4), min_df=2)),
+        ]
+    ),
+}
+
+
+@pytest.mark.parametrize("encoder", sorted(ENCODERS))
+def test_ridge_transform_equals_its_predict(movies, new_movies, encoder):
+    y = movies[TARGET].to_numpy()
+    oof = OutOfFoldRegressor(ENCODERS[encoder](), Ridge(alpha=3.0), n_splits=5, random_state=7)
+    oof.fit(movies["overview"], y)
+    for texts in (new_movies["overview"], movies["overview"], new_movies["overview"].iloc[:1]):
+        expected = oof.estimator_.predict(oof.encoder_.transform(texts))
+        got = oof.transform(texts)
+        assert got.shape == (len(texts), 1)
+        assert got.dtype == np.float64
+        np.testing.assert_array_equal(got.ravel(), expected)
+
+
+def test_ridge_without_encoder_transform_equals_its_predict():
+    X, y = numeric_data()
+    oof = OutOfFoldRegressor(estimator=Ridge(alpha=2.0), n_splits=4, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(oof.transform(X).ravel(), oof.estimator_.predict(X))
+    sparse = sp.csr_matrix(X)
+    oof = OutOfFoldRegressor(estimator=Ridge(alpha=2.0), n_splits=4, random_state=0).fit(sparse, y)
+    np.testing.assert_array_equal(oof.transform(sparse).ravel(), oof.estimator_.predict(sparse))
+
+
+def test_other_regressors_predict(movies):
+    X, y = numeric_data()
+    oof = OutOfFoldRegressor(estimator=Lasso(alpha=0.1), n_splits=4, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(oof.transform(X).ravel(), oof.estimator_.predict(X))
+    # a two-target ridge has 2-D coefficients: it predicts too (and its first column is not it)
+    Y = np.column_stack([y, -y])
+    two = OutOfFoldRegressor(estimator=Ridge(), n_splits=4, random_state=0).fit(X, Y)
+    np.testing.assert_array_equal(two.transform(X).reshape(-1), two.estimator_.predict(X).ravel())
+
+
+def test_years_or_none():
+    dates = ["1957-12-23", "", None, "2021-02-30", np.datetime64("2024-01-03")]
+    assert years_or_none(dates) == [1957, None, None, None, 2024]
+    parsed = np.array(["1957-12-23", "NaT"], dtype="datetime64[D]")
+    assert years_or_none(parsed) == [1957, None]
+
+
+# --- a batch of one is a batch --------------------------------------------------------------
+
+
+def test_v5_with_character_ngrams_transforms_rows_alone_as_in_a_batch(
+    movies, new_movies, v5_params
+):
+    """The v5 fixture also runs character n-grams (scikit-learn's own transform)."""
+    features = build_feature_pipeline("v5_stacked", v5_params).fit(movies, movies[TARGET])
+    batch = new_movies.copy()
+    batch.loc[0, "title"] = "Été — “Quoted” Title…"
+    batch.loc[1, "overview"] = "東京 w1 w2 masterpiece"
+    batch.loc[2, list(INPUT_FEATURES)] = None
+    assert len(batch) >= 40
+    together = features.transform(batch).toarray()
+    alone = np.vstack([features.transform(batch.iloc[[i]]).toarray() for i in range(len(batch))])
+    np.testing.assert_array_equal(together, alone)

@@ -24,4 +24,10 @@ async def ready(state: StateDep) -> ReadyOut | JSONResponse:
     if state.predictor is None:
         body = ReadyOut(status="unavailable", reason=state.not_ready_reason)
         return JSONResponse(body.model_dump(), status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
-    return ReadyOut(status="ready", model_version=state.predictor.version)
+    predictor = state.predictor
+    return ReadyOut(
+        status="ready",
+        model_version=predictor.version,
+        serving_path=predictor.path,
+        serving_path_reason=predictor.path_reason,
+    )

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Depends, HTTPException, status
 
 from movie_rating.serving.deps import SettingsDep, StateDep, require_api_key
 from movie_rating.serving.schemas import ErrorOut, RegistryOut
+from movie_rating.serving.state import ServiceState
 
 router = APIRouter(tags=["model"], dependencies=[Depends(require_api_key)])
 
@@ -21,13 +22,14 @@ def registered_versions(settings: SettingsDep, state: StateDep) -> RegistryOut:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, detail="registry unavailable: no tracking URI"
         )
-    # Imported here: mlflow is optional and only this source needs it.
+    # Imported here: mlflow is an optional dependency (the `registry` group), slow to import,
+    # and only this route needs it.
     from movie_rating.model_registry.mlflow_registry import RegistryUnavailable, list_versions
 
     try:
         listing = list_versions(
             settings.mlflow_tracking_uri,
-            name=settings.pipeline_name,
+            name=settings.model_name or _served_name(state),
             timeout_seconds=settings.registry_timeout_seconds,
         )
     except RegistryUnavailable as error:
@@ -37,3 +39,12 @@ def registered_versions(settings: SettingsDep, state: StateDep) -> RegistryOut:
     return RegistryOut.model_validate(
         listing | {"serving_source": state.source, "serving_version": state.registry_version}
     )
+
+
+def _served_name(state: ServiceState) -> str:
+    if state.predictor is None:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail="no model loaded to name; set MOVIE_RATING_MODEL_NAME",
+        )
+    return state.predictor.card.name

@@ -1,18 +1,22 @@
 """Ratings for one movie or a batch.
 
-One movie on the fast path (~0.3 ms) is rated on the event loop: a threadpool hop costs more
-CPU than that (and FastAPI adds a second one to validate a sync endpoint's response). A row
-the fast path declines, and every batch (sync `def`), go to the threadpool, so the
-milliseconds of the full pipeline never block the loop.
+Concurrent /predict requests are rated together (`batching`): on the fast path on the event
+loop, on the fallback path in the threadpool. A /predict/batch request (sync `def`) is rated
+in the threadpool, so its milliseconds never block the loop.
 """
 
 from typing import Any
 
 from fastapi import APIRouter, Depends
-from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 
-from movie_rating.serving.deps import PredictorDep, SettingsDep, StateDep, require_api_key
+from movie_rating.serving.deps import (
+    BatcherDep,
+    PredictorDep,
+    SettingsDep,
+    StateDep,
+    require_api_key,
+)
 from movie_rating.serving.schemas import (
     BatchPredictionOut,
     BatchRequest,
@@ -31,11 +35,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/predict", response_model=PredictionOut, responses=_ERRORS)
-async def predict(movie: MovieInput, predictor: PredictorDep, state: StateDep) -> PredictionOut:
-    rating = predictor.predict_fast(movie)
-    if rating is None:
-        rating = await run_in_threadpool(predictor.predict_one, movie)
-    state.metrics.predictions.labels(endpoint="predict").inc()
+async def predict(
+    movie: MovieInput, predictor: PredictorDep, batcher: BatcherDep, state: StateDep
+) -> PredictionOut:
+    rating = await batcher.rate(movie)
+    state.metrics.count("predict", 1, predictor)
     return PredictionOut(
         title=movie.title, predicted_rating=rating, model_version=predictor.version
     )
@@ -58,7 +62,7 @@ def predict_batch(
             ]
         )
     ratings = predictor.predict_many(batch.movies)
-    state.metrics.predictions.labels(endpoint="predict_batch").inc(len(batch.movies))
+    state.metrics.count("predict_batch", len(batch.movies), predictor)
     version = predictor.version
     return BatchPredictionOut(
         model_version=version,

@@ -1,0 +1,140 @@
+"""The exported model: one joblib file and the typed model card beside it.
+
+Export writes both (`save_model`); serving, the prediction CLI and the model registry read
+them through `read_card` and `load_model`, which refuse an artifact whose sha256 is not the
+card's before `joblib.load` ever unpickles it. The card names the artifact file, so a models
+folder is found by its card alone; messages name files, never a server's folders.
+"""
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Final
+
+import joblib
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from movie_rating.data.ingest import sha256_of
+from movie_rating.data.schema import INPUT_FEATURES
+from movie_rating.errors import MovieRatingError
+
+CARD_FILE: Final = "model_card.json"
+
+
+class ModelIntegrityError(MovieRatingError):
+    """The artifact or its card is missing, unreadable, or the checksums disagree."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ArtifactFile(_Section):
+    path: str  # file name, beside the card
+    sha256: str
+
+
+class TrainingData(_Section):
+    path: str
+    sha256: str
+    rows: int
+
+
+class ModelCard(_Section):
+    """What the exported model is, how it was chosen and how well it does."""
+
+    name: str
+    version: str
+    feature_pipeline: str
+    model_family: str
+    hyperparameters: dict[str, Any]
+    target: str
+    input_features: list[str]
+    metrics: dict[str, float]
+    training_data: TrainingData
+    artifact: ArtifactFile
+    libraries: dict[str, str]
+    created_at: str
+
+
+def card_path(models_dir: Path) -> Path:
+    return models_dir / CARD_FILE
+
+
+def read_card(models_dir: Path) -> ModelCard:
+    path = card_path(models_dir)
+    if not path.is_file():
+        raise ModelIntegrityError(f"no {CARD_FILE}: run `dvc repro` (or `dvc pull`) first")
+    try:
+        return ModelCard.model_validate_json(path.read_text(encoding="utf-8"))
+    except (ValidationError, UnicodeDecodeError) as error:
+        problems = "; ".join(
+            ".".join(str(part) for part in e["loc"]) + f": {e['msg']}"
+            for e in (error.errors() if isinstance(error, ValidationError) else [])
+        )
+        raise ModelIntegrityError(f"{CARD_FILE} is not a valid model card: {problems}") from None
+
+
+def verify_artifact(models_dir: Path, card: ModelCard) -> Path:
+    """The artifact's path, after checking it is the file the card describes."""
+    artifact = models_dir / Path(card.artifact.path).name
+    if not artifact.is_file():
+        raise ModelIntegrityError(f"{artifact.name} (named by {CARD_FILE}) does not exist")
+    actual = sha256_of(artifact)
+    if actual != card.artifact.sha256:
+        raise ModelIntegrityError(
+            f"checksum mismatch for {artifact.name}: {CARD_FILE} expects sha256 "
+            f"{card.artifact.sha256}, the file has {actual}; refusing a tampered or stale artifact"
+        )
+    if card.input_features != list(INPUT_FEATURES):
+        raise ModelIntegrityError(
+            f"the model expects inputs {card.input_features}, this code sends "
+            f"{list(INPUT_FEATURES)}"
+        )
+    return artifact
+
+
+def load_model(models_dir: Path) -> tuple[Any, ModelCard]:
+    """The verified artifact, unpickled, and its card."""
+    card = read_card(models_dir)
+    model = joblib.load(verify_artifact(models_dir, card))
+    return model, card
+
+
+def save_model(model: Any, path: Path, card_fields: dict[str, Any]) -> ModelCard:
+    """Write the artifact and then its card (which names it and holds its sha256), each by
+    writing beside and renaming, so an interrupted export leaves no half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _beside(path) as scratch:
+        joblib.dump(model, scratch, compress=3)
+    sha = sha256_of(path)
+    card = ModelCard.model_validate(
+        {
+            **card_fields,
+            "name": path.stem,
+            "version": sha[:12],
+            "input_features": list(INPUT_FEATURES),
+            "artifact": {"path": path.name, "sha256": sha},
+        }
+    )
+    with _beside(card_path(path.parent)) as scratch:
+        scratch.write_text(json.dumps(card.model_dump(), indent=2) + "\n", encoding="utf-8")
+    return card
+
+
+@contextmanager
+def _beside(target: Path) -> Iterator[Path]:
+    """A scratch file in the target's folder, renamed onto the target if the block succeeds
+    (readable by all, like any file the export writes), removed otherwise."""
+    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    os.close(handle)
+    scratch = Path(name)
+    try:
+        yield scratch
+        scratch.chmod(0o644)
+        scratch.replace(target)
+    finally:
+        scratch.unlink(missing_ok=True)
