@@ -3,7 +3,9 @@
 Compares the workspace (after `dvc repro`) with a base revision:
 
 - the winner before and after (`reports/winner.json`), with the CV RMSE change;
-- `dvc metrics diff <base> --md` and `dvc params diff <base> --md`;
+- `dvc metrics diff <base> --md` (the winner, each pipeline's best, data quality) and
+  `dvc params diff <base> --md`; then every grid and tuned cell that changed
+  (`dvc metrics diff <base> -R --targets metrics --md`);
 - predicted vs actual and residuals of the winner on the test split, base and head overlaid,
   drawn with matplotlib into PNGs beside the report (renders offline, and CML uploads them);
 - `dvc plots diff <base> --out <dir>/dvc_plots`: every plot in dvc.yaml as vega specs in one
@@ -27,6 +29,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 WINNER = "reports/winner.json"
+CELL_METRICS = "metrics"  # metrics/train/<cell>, metrics/tune/<cell>: dvclive's metrics.json
 PREDICTIONS = "reports/plots/test_predictions.csv"
 PLOTS_DIR = "dvc_plots"
 
@@ -107,6 +110,7 @@ def build_report(base: str, out: Path) -> str:
     base_rev = run("git", "rev-parse", "--short", base).strip()
 
     metrics = dvc("metrics", "diff", base, "--md").strip() or "No metric changed."
+    cells = dvc("metrics", "diff", base, "-R", "--targets", CELL_METRICS, "--md").strip()
     params = dvc("params", "diff", base, "--md").strip() or "No param changed."
     dvc("plots", "diff", base, "--out", str(out_dir / PLOTS_DIR))
     winner = winner_section(
@@ -126,6 +130,9 @@ def build_report(base: str, out: Path) -> str:
             "",
             f"## Params: `dvc params diff {base}`",
             params,
+            "",
+            f"## Every cell: `dvc metrics diff {base} -R --targets {CELL_METRICS}`",
+            cells or "No cell changed.",
             "",
             "## Plots: winner on the test split, base (grey) and workspace (blue)",
             plots,

@@ -9,12 +9,15 @@ import pandas as pd
 from movie_rating.cli import run_cli
 from movie_rating.data.split import read_movies, write_movies
 from movie_rating.evaluation.comparison import (
+    best_by_pipeline,
     error_by_vote_count,
     load_cell_metrics,
+    load_fingerprints,
     load_tuned_cells,
     rank_cells,
     residual_frame,
     to_markdown,
+    with_ties,
 )
 from movie_rating.params import EvaluateParams, TrainParams, load_params, parse_section
 from movie_rating.registry import cell_name
@@ -27,8 +30,10 @@ def main() -> None:
     parser.add_argument("--predictions-dir", type=Path, required=True)
     parser.add_argument("--tuning-dir", type=Path, required=True)
     parser.add_argument("--tuned-predictions-dir", type=Path, required=True)
+    parser.add_argument("--feature-reports", type=Path, required=True, help="featurize's")
     parser.add_argument("--comparison", type=Path, required=True, help="table stem (.csv, .md)")
     parser.add_argument("--winner", type=Path, required=True, help="names and metrics")
+    parser.add_argument("--pipelines", type=Path, required=True, help="each pipeline's best")
     parser.add_argument("--winner-hyperparameters", type=Path, required=True)
     parser.add_argument("--plots-dir", type=Path, required=True)
     args = parser.parse_args()
@@ -42,10 +47,13 @@ def main() -> None:
     tuned = load_tuned_cells(args.tuning_dir / "summary.json")
     cells = pd.concat([untuned.assign(tuned=False), tuned], ignore_index=True)
     table = rank_cells(cells)
+    pipelines = params["featurize"]["pipelines"]
+    report = with_ties(table, load_fingerprints(args.feature_reports, pipelines))
     args.comparison.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(args.comparison.with_suffix(".csv"), index=False)
-    args.comparison.with_suffix(".md").write_text(to_markdown(table), encoding="utf-8")
+    report.to_csv(args.comparison.with_suffix(".csv"), index=False)
+    args.comparison.with_suffix(".md").write_text(to_markdown(report), encoding="utf-8")
 
+    args.pipelines.write_text(json.dumps(best_by_pipeline(table), indent=2) + "\n", "utf-8")
     best = json.loads(table.iloc[0].to_json())
     chosen = cells[
         (cells["pipeline"] == best["pipeline"])

@@ -41,7 +41,7 @@ def main() -> None:
     joblib.dump(pipeline, args.out)
     joblib.dump(matrices, args.matrices)
     args.summary.parent.mkdir(parents=True, exist_ok=True)
-    summary = describe_features(fitted_on_train)
+    summary = describe_features(fitted_on_train, matrices.final.X_train)
     args.summary.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
 
 

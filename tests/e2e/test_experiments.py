@@ -22,6 +22,8 @@ METRIC = "reports/winner.json:cv_rmse_mean"
 RUNNING = re.compile(r"Running stage '([^']+)'")
 QUEUED = re.compile(r"Queued experiment '([^']+)'")
 COMPARE = REPO_ROOT / "scripts" / "compare.py"
+SUMMARY_METRICS = ("reports/winner.json", "reports/pipelines.json", "reports/data_quality.json")
+MAX_METRIC_COLUMNS = 30
 PR_REPORT = REPO_ROOT / "scripts" / "pr_report.py"
 
 
@@ -56,6 +58,32 @@ def table_rows(markdown: str) -> list[dict[str, str]]:
     return [dict(zip(header, row, strict=True)) for row in body]
 
 
+def test_exp_show_shows_what_a_reviewer_decides_on(sandbox):
+    """`dvc exp show` lists the summary metrics only (at most 30 columns); the cells' own
+    numbers are one documented command away."""
+    shown = json.loads(sandbox.stdout(sys.executable, "-m", "dvc", "exp", "show", "--json"))
+    data = shown[0]["data"]
+    metric_files = data["metrics"]
+    assert set(metric_files) == set(SUMMARY_METRICS), sorted(metric_files)
+    metric_columns = sum(len(flatten(m["data"])) for m in metric_files.values())
+    assert 0 < metric_columns <= MAX_METRIC_COLUMNS
+    table = sandbox.stdout(sys.executable, "-m", "dvc", "exp", "show", "--md")
+    header = table.splitlines()[0]
+    param_columns = len(flatten(data["params"]["params.yaml"]["data"]))
+    # Experiment, Created, the metrics, the params, the deps' hashes: no other metric column
+    assert header.count("|") - 1 == 2 + metric_columns + param_columns + len(data["deps"])
+    cells = sandbox.stdout(sys.executable, "-m", "dvc", "metrics", "show", "-R", "metrics")
+    assert "metrics/train/v1_original-ridge/metrics.json" in cells
+
+
+def flatten(tree: dict, prefix: str = "") -> dict:
+    flat: dict = {}
+    for key, value in tree.items():
+        name = f"{prefix}.{key}" if prefix else key
+        flat.update(flatten(value, name) if isinstance(value, dict) else {name: value})
+    return flat
+
+
 def test_pr_report_shows_metric_and_param_changes(sandbox, tmp_path):
     def lower_ridge_alpha(params):
         params["models"]["ridge"]["alpha"] = 0.5
@@ -68,15 +96,18 @@ def test_pr_report_shows_metric_and_param_changes(sandbox, tmp_path):
     sandbox.python(str(PR_REPORT), "--base", "HEAD~1", "--out", str(out))
     report = out.read_text(encoding="utf-8")
 
+    # the reviewer's metrics first: the summary files only, then every changed cell
     metrics = table_rows(report.split("## Metrics")[1].split("## Params")[0])
+    assert {row["Path"] for row in metrics} <= set(SUMMARY_METRICS), report
+    cells = table_rows(report.split("## Every cell")[1].split("## Plots")[0])
     changed = [
-        row for row in metrics
+        row for row in cells
         if row["Path"].endswith("-ridge/metrics.json") and row["Metric"] == "cv_rmse_mean"
     ]  # fmt: skip
     assert changed, report
     assert all(row["HEAD~1"] != row["workspace"] and row["Change"] != "-" for row in changed)
 
-    params = table_rows(report.split("## Params")[1].split("## Plots")[0])
+    params = table_rows(report.split("## Params")[1].split("## Every cell")[0])
     assert {"Param": "models.ridge.alpha", "HEAD~1": "10.0", "workspace": "0.5"}.items() <= (
         next(row for row in params if row["Param"] == "models.ridge.alpha").items()
     )

@@ -2,7 +2,7 @@
 
 import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +58,35 @@ def rank_cells(cells: pd.DataFrame) -> pd.DataFrame:
     ranked = ranked.reset_index(drop=True)
     ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
     return ranked.loc[:, list(TABLE_COLUMNS)]
+
+
+def load_fingerprints(feature_reports: Path, pipelines: Sequence[str]) -> dict[str, str]:
+    """Each pipeline's feature fingerprint, from the summaries `featurize` writes."""
+    return {
+        name: json.loads((feature_reports / f"{name}.json").read_text("utf-8"))["fingerprint"]
+        for name in pipelines
+    }
+
+
+def same_features(fingerprints: Mapping[str, str]) -> dict[str, str]:
+    """Pipeline -> the other pipelines whose features are identical to its own ("" if none):
+    every model scores them alike, so their rows of the comparison tie."""
+    return {
+        name: ", ".join(o for o, print_ in fingerprints.items() if print_ == mine and o != name)
+        for name, mine in fingerprints.items()
+    }
+
+
+def with_ties(ranked: pd.DataFrame, fingerprints: Mapping[str, str]) -> pd.DataFrame:
+    """The comparison table with a `same_features_as` column (see `same_features`)."""
+    return ranked.assign(same_features_as=ranked["pipeline"].map(same_features(fingerprints)))
+
+
+def best_by_pipeline(ranked: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Each pipeline's best CV RMSE (tuned cells too), in `rank_cells`' order of pipelines:
+    the review's view of a sweep, one number a pipeline (the table has the rest)."""
+    best = ranked.groupby("pipeline", sort=False)[SELECTION_METRIC].min()
+    return {"best_cv_rmse": {str(name): float(value) for name, value in best.items()}}
 
 
 def to_markdown(table: pd.DataFrame) -> str:

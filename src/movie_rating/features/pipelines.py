@@ -4,11 +4,14 @@ A pipeline version is a name in `PIPELINES` plus a block of the same name under 
 in params.yaml; adding a version is one entry here and one block there.
 """
 
+import hashlib
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
+import numpy as np
+import scipy.sparse as sp
 from pydantic import Field, model_validator
 from sklearn.linear_model import Ridge
 from sklearn.pipeline import FeatureUnion, Pipeline
@@ -202,8 +205,25 @@ def build_feature_pipeline(name: str, featurize_params: Mapping[str, Any]) -> Pi
     return kind.build(params)
 
 
-def describe_features(fitted: Pipeline) -> dict[str, Any]:
-    """What a fitted pipeline puts out: the reviewable shape of a pipeline version."""
+def describe_features(fitted: Pipeline, train_matrix: Any) -> dict[str, Any]:
+    """What a fitted pipeline puts out: the reviewable shape of a pipeline version, and a
+    fingerprint of its training matrix (two pipelines with the same fingerprint give every
+    model the same numbers, so their rows of the comparison tie)."""
     names = [str(name) for name in fitted.get_feature_names_out()]
     blocks = Counter(name.split("__", 1)[0] for name in names)
-    return {"n_features": len(names), "features_by_block": dict(blocks), "features": names}
+    return {
+        "n_features": len(names),
+        "features_by_block": dict(blocks),
+        "fingerprint": matrix_fingerprint(train_matrix),
+        "features": names,
+    }
+
+
+def matrix_fingerprint(matrix: Any) -> str:
+    """sha256 of a matrix's shape, column names aside, and values (CSR or dense)."""
+    csr = sp.csr_matrix(matrix, dtype=np.float64)
+    csr.sort_indices()
+    digest = hashlib.sha256(repr(csr.shape).encode())
+    for part in (csr.indptr.astype(np.int64), csr.indices.astype(np.int64), csr.data):
+        digest.update(np.ascontiguousarray(part).tobytes())
+    return digest.hexdigest()[:16]

@@ -10,11 +10,14 @@ from movie_rating.data.schema import RATING_RANGE, clip_ratings
 from movie_rating.errors import MovieRatingError
 from movie_rating.evaluation.comparison import (
     TABLE_COLUMNS,
+    best_by_pipeline,
     error_by_vote_count,
     load_cell_metrics,
     rank_cells,
     residual_frame,
+    same_features,
     to_markdown,
+    with_ties,
 )
 from movie_rating.evaluation.metrics import regression_metrics
 
@@ -49,6 +52,24 @@ def test_rank_cells_uses_cv_not_test(cells):
     assert list(ranked["rank"]) == [1, 2, 3]
     assert (ranked.loc[0, "pipeline"], ranked.loc[0, "family"]) == ("v2_bigrams", "lightgbm")
     assert list(ranked["cv_rmse_mean"]) == sorted(cells["cv_rmse_mean"])
+
+
+def test_best_by_pipeline_is_each_pipelines_lowest_cv_rmse_best_first(cells):
+    summary = best_by_pipeline(rank_cells(cells))
+    assert summary == {"best_cv_rmse": {"v2_bigrams": 0.75, "v1_original": 0.78}}
+    assert list(summary["best_cv_rmse"]) == ["v2_bigrams", "v1_original"]
+
+
+def test_pipelines_with_identical_features_are_named_beside_each_other(cells):
+    prints = {"v1_original": "a", "v2_bigrams": "b", "v4_trigrams": "b", "v5_stacked": "c"}
+    assert same_features(prints) == {
+        "v1_original": "",
+        "v2_bigrams": "v4_trigrams",
+        "v4_trigrams": "v2_bigrams",
+        "v5_stacked": "",
+    }
+    marked = with_ties(rank_cells(cells), prints)
+    assert list(marked["same_features_as"]) == ["v4_trigrams", "", ""]  # v2 first, then v1 x2
 
 
 def test_rank_cells_breaks_ties_by_name(cells):

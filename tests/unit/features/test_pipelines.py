@@ -153,7 +153,7 @@ def test_forbidden_columns_never_influence_output(name, repo_params, movies):
 def test_describe_features_counts_blocks(name, repo_params, movies):
     pipeline = build_feature_pipeline(name, repo_params["featurize"])
     fitted = clone(pipeline).fit(movies, _y(movies))
-    summary = describe_features(fitted)
+    summary = describe_features(fitted, fitted.transform(movies))
     assert summary["features"] == [str(n) for n in fitted.get_feature_names_out()]
     assert summary["n_features"] == fitted.transform(movies).shape[1]
     assert sum(summary["features_by_block"].values()) == summary["n_features"]
@@ -166,9 +166,33 @@ def test_params_change_the_built_pipeline(repo_params, movies):
     featurize = dict(repo_params["featurize"])
     block = dict(featurize["v1_original"], overview_max_features=3, title_max_features=2)
     small = build_feature_pipeline("v1_original", featurize | {"v1_original": block})
-    blocks = describe_features(small.fit(movies, _y(movies)))["features_by_block"]
+    small.fit(movies, _y(movies))
+    blocks = describe_features(small, small.transform(movies))["features_by_block"]
     assert blocks["overview"] == 3
     assert blocks["title"] == 2
+
+
+def test_the_fingerprint_tells_identical_features_apart(repo_params, movies):
+    """Pipelines whose settings differ but whose features do not (v2 and v4 at the seed's
+    settings: no trigram makes the cut) share a fingerprint; others do not."""
+    featurize = repo_params["featurize"]
+
+    def fingerprint(name: str, block: dict) -> str:
+        pipeline = build_feature_pipeline(name, featurize | {name: block})
+        matrix = pipeline.fit_transform(movies, _y(movies))
+        return describe_features(pipeline, matrix)["fingerprint"]
+
+    base = dict(featurize["v2_bigrams"], overview_max_features=5, title_max_features=3)
+    same = fingerprint("v2_bigrams", base)
+    assert fingerprint("v2_bigrams", dict(base, ngram_max=3)) == same
+    assert fingerprint("v2_bigrams", dict(base, overview_max_features=6)) != same
+    assert (
+        describe_features(
+            build_feature_pipeline("v2_bigrams", featurize).fit(movies, _y(movies)),
+            np.zeros((2, 2)),
+        )["fingerprint"]
+        != same
+    )
 
 
 def test_unknown_pipeline_name(repo_params):
