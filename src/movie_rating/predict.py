@@ -1,12 +1,12 @@
 """Predict TMDB ratings with the production model, for one movie or a CSV file.
 
-One movie (prints the rating):
-    python -m movie_rating.predict --title "Oppenheimer" --overview "..." \\
+One movie (prints the rating; `python -m movie_rating.predict` works the same):
+    movie-rating predict --title "Oppenheimer" --overview "..." \\
         --genre "Drama, History" --original-language en --release-date 2023-07-21
 
 A CSV with columns title, original_language, release_date and optionally overview, genre
 (other columns are carried through):
-    python -m movie_rating.predict --csv movies.csv --out rated.csv
+    movie-rating predict --csv movies.csv --out rated.csv
 
 With --require-fast-path the command fails (status 1, saying why) unless the model is served
 on the fast path (its trees compiled to native code): a batch job or a CI check can insist on
@@ -105,9 +105,9 @@ def predict_csv(predictor: ProductionPredictor, source: Path, out: Path) -> int:
     return len(errors)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--models-dir", type=Path, default=Path("models"))
     parser.add_argument("--csv", type=Path, help="input CSV of movies")
@@ -122,7 +122,7 @@ def main() -> None:
         action="store_true",
         help="fail unless the model's trees are compiled (the fast path)",
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.csv is not None and args.out is None:
         parser.error("--csv needs --out")
     if args.csv is None and args.title is None:

@@ -3,6 +3,7 @@
 import csv
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -73,10 +74,20 @@ def test_bad_rows_are_reported_and_good_rows_rated(e2e_models_dir, tmp_path):
     np.testing.assert_allclose([float(r["predicted_rating"]) for r in good], expected, atol=1e-4)
 
 
-def test_single_movie_prints_its_rating(e2e_models_dir, tmp_path):
+@pytest.mark.parametrize(
+    "command",
+    [
+        [sys.executable, "-m", "movie_rating.predict"],
+        [str(Path(sys.executable).parent / "movie-rating"), "predict"],  # the console command
+    ],
+)
+def test_single_movie_prints_its_rating(e2e_models_dir, tmp_path, command):
     args = ["--title", "Oppenheimer", "--overview", "A bomb.", "--genre", "Drama, History",
             "--original-language", "en", "--release-date", "2023-07-21"]  # fmt: skip
-    result = run_cli("--models-dir", e2e_models_dir, *args, cwd=tmp_path)
+    result = subprocess.run(
+        [*command, "--models-dir", str(e2e_models_dir), *args],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     predictor = ProductionPredictor(e2e_models_dir).load()
     movie = MovieInput(

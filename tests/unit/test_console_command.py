@@ -1,0 +1,47 @@
+"""`movie-rating`, the console command: one entry for predicting, serving and the registry."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from movie_rating.__main__ import COMMANDS
+
+COMMAND = Path(sys.executable).parent / "movie-rating"
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(COMMAND), *args], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_help_lists_every_command():
+    result = run("--help")
+    assert result.returncode == 0, result.stderr
+    assert set(COMMANDS) == {"predict", "serve", "registry"}
+    for name in COMMANDS:
+        assert f"\n  {name} " in result.stdout
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_each_command_has_its_own_help(name):
+    result = run(name, "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"usage: movie-rating {name}")
+
+
+def test_an_unknown_command_is_one_clear_error():
+    result = run("train")
+    assert result.returncode == 2
+    assert "invalid choice: 'train'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_failing_command_says_why_in_one_line(tmp_path):
+    result = run("predict", "--models-dir", str(tmp_path), "--title", "X",
+                 "--original-language", "en", "--release-date", "2020-01-01")  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("error: no model_card.json")
+    assert "Traceback" not in result.stderr and str(tmp_path) not in result.stderr
