@@ -31,6 +31,9 @@ def main() -> None:
     parser.add_argument("--predictions-dir", type=Path, required=True)
     parser.add_argument("--tuned-metrics-dir", type=Path, required=True, help="dvclive, per cell")
     parser.add_argument(
+        "--history", type=Path, required=True, help="CSV: search CV RMSE of every trial, per cell"
+    )
+    parser.add_argument(
         "--jobs", type=int, default=-1, help="folds fitted in parallel (-1: one per core)"
     )
     args = parser.parse_args()
@@ -45,6 +48,7 @@ def main() -> None:
     train, test = read_movies(args.train), read_movies(args.test)
 
     summary: dict[str, dict[str, Any]] = {}
+    history: list[dict[str, Any]] = []  # one row per finished trial: the DVC plot tuning_history
 
     def write_cell(
         report: dict[str, Any], search_history: list[float], metrics: dict[str, float]
@@ -52,12 +56,13 @@ def main() -> None:
         name = cell_name(report["pipeline"], report["family"])
         args.out_dir.mkdir(parents=True, exist_ok=True)
         (args.out_dir / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n", "utf-8")
+        history.extend(
+            {"cell": name, "trial": trial, "search_cv_rmse": round(score, 6)}
+            for trial, score in enumerate(search_history)
+        )
         with Live(
             dir=str(args.tuned_metrics_dir / name), save_dvc_exp=False, dvcyaml=False
         ) as live:
-            for score in search_history:  # one step per finished trial
-                live.log_metric("trial_search_cv_rmse", score)
-                live.next_step()
             for key, value in metrics.items():
                 live.log_metric(key, value, plot=False)
         write_movies(test_predictions[name], args.predictions_dir / f"{name}.csv")
@@ -121,6 +126,10 @@ def main() -> None:
             )
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", "utf-8")
+    args.history.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(history, columns=["cell", "trial", "search_cv_rmse"]).to_csv(
+        args.history, index=False, lineterminator="\n"
+    )
 
 
 if __name__ == "__main__":

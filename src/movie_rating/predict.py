@@ -1,11 +1,11 @@
 """Predict TMDB ratings with the production model, for one movie or a CSV file.
 
-One movie (prints the rating; `python -m movie_rating.predict` works the same):
+Example, one movie (prints the rating; `python -m movie_rating.predict` works the same):
     movie-rating predict --title "Oppenheimer" --overview "..." \\
         --genre "Drama, History" --original-language en --release-date 2023-07-21
 
 A CSV with columns title, original_language, release_date and optionally overview, genre
-(other columns are carried through):
+(other columns are carried through), for example:
     movie-rating predict --csv movies.csv --out rated.csv
 
 With --require-fast-path the command fails (status 1, saying why) unless the model is served

@@ -1,5 +1,6 @@
-"""`movie-rating`, the console command: one entry for predicting, serving and the registry."""
+"""`movie-rating`, the console command: one entry for what users run, each with an example."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 def test_help_lists_every_command():
     result = run("--help")
     assert result.returncode == 0, result.stderr
-    assert set(COMMANDS) == {"predict", "serve", "registry"}
+    assert {"predict", "serve", "register", "tune-worker", "compare", "report"} <= set(COMMANDS)
     for name in COMMANDS:
         assert f"\n  {name} " in result.stdout
 
@@ -30,6 +31,8 @@ def test_each_command_has_its_own_help(name):
     result = run(name, "--help")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"usage: movie-rating {name}")
+    example = result.stdout.lower().split("example")[1]  # "example:" or "examples ...:"
+    assert re.search(rf"movie-rating {name}\b", example), result.stdout
 
 
 def test_an_unknown_command_is_one_clear_error():

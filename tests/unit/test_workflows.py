@@ -52,7 +52,7 @@ def test_installs_with_uv_from_the_lock(workflow):
 def test_reproduces_or_pulls_then_writes_the_report(workflow):
     lines = run_lines(workflow)
     assert "dvc repro" in lines or "dvc pull" in lines
-    assert "scripts/pr_report.py" in lines
+    assert "movie-rating report" in lines
     checkout = next(
         step for job in workflow["jobs"].values() for step in job["steps"]
         if step.get("uses", "").startswith("actions/checkout@")

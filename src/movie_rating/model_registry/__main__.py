@@ -1,4 +1,4 @@
-"""`python -m movie_rating.model_registry`: the same as `movie-rating registry`."""
+"""`python -m movie_rating.model_registry`: the same as `movie-rating register` and `versions`."""
 
 from movie_rating.cli import run_cli
 from movie_rating.model_registry.cli import main

@@ -1,4 +1,4 @@
-"""`movie-rating registry register|versions`: publish the export to MLflow.
+"""`movie-rating register` and `movie-rating versions`: publish the export to MLflow.
 
 Run after `dvc repro` (it is not a DVC stage: a stage must not need a server). Publishing is
 optional: without MLFLOW_TRACKING_URI nothing happens, and an unreachable registry is a warning,
@@ -17,33 +17,81 @@ from movie_rating.errors import MovieRatingError
 logger = logging.getLogger("movie_rating.model_registry")
 
 
-def main(argv: list[str] | None = None, prog: str = "movie-rating registry") -> None:
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    register = commands.add_parser("register", help="log + register the export, move the alias")
-    register.add_argument("--models-dir", type=Path, required=True)
-    register.add_argument("--alias", default="prod")
-    register.add_argument("--experiment", default="movie-rating")
-    register.add_argument(
+REGISTER_EXAMPLES = """examples:
+  export MLFLOW_TRACKING_URI=http://127.0.0.1:5000
+  movie-rating register --models-dir models                  # alias `prod` -> the new version
+  movie-rating register --models-dir models --alias staging --require-registry
+"""
+VERSIONS_EXAMPLES = """example:
+  MLFLOW_TRACKING_URI=http://127.0.0.1:5000 movie-rating versions
+"""
+
+
+def common_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--name", help="registered model name (default: the model card's)")
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
+
+
+def register_parser(prog: str | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Log the exported model and its card to MLflow, register it as a new "
+        "version, move the alias to it.",
+        epilog=REGISTER_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--models-dir", type=Path, required=True)
+    parser.add_argument("--alias", default="prod")
+    parser.add_argument("--experiment", default="movie-rating")
+    parser.add_argument(
         "--require-registry",
         action="store_true",
         help="fail (exit 1) when MLFLOW_TRACKING_URI is unset or the registry is unreachable",
     )
-    versions = commands.add_parser("versions", help="list registered versions and aliases")
-    for command in (register, versions):
-        command.add_argument(
-            "--name", help="registered model name (default: the name on the model card)"
-        )
-        command.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
-    versions.add_argument("--models-dir", type=Path, default=Path("models"))
+    common_arguments(parser)
+    return parser
+
+
+def versions_parser(prog: str | None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="List the registered versions of the model and its aliases, as JSON.",
+        epilog=VERSIONS_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--models-dir", type=Path, default=Path("models"))
+    common_arguments(parser)
+    return parser
+
+
+def register(argv: list[str] | None = None, prog: str | None = None) -> None:
+    """`movie-rating register`."""
+    run(register_parser(prog).parse_args(argv), "register")
+
+
+def versions(argv: list[str] | None = None, prog: str | None = None) -> None:
+    """`movie-rating versions`."""
+    run(versions_parser(prog).parse_args(argv), "versions")
+
+
+def main(argv: list[str] | None = None, prog: str | None = None) -> None:
+    """`python -m movie_rating.model_registry register|versions ...`."""
+    commands = {"register": register, "versions": versions}
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=sorted(commands))
+    parser.add_argument("arguments", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
+    commands[args.command](args.arguments, f"{parser.prog} {args.command}")
+
+
+def run(args: argparse.Namespace, command: str) -> None:
     name = args.name or read_card(args.models_dir).name
 
     # Imported here: mlflow is an optional dependency (the `registry` group) and slow to import.
     from movie_rating.model_registry import mlflow_registry as registry
 
     uri = registry.tracking_uri_from_env()
-    if args.command == "versions":
+    if command == "versions":
         if uri is None:
             raise MovieRatingError(f"{registry.TRACKING_URI_ENV} is not set")
         listing = registry.list_versions(uri, name=name, timeout_seconds=args.timeout)

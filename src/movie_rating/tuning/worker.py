@@ -1,4 +1,4 @@
-"""Join an Optuna study from any process or machine: `python -m movie_rating.tuning.worker`.
+"""`movie-rating tune-worker`: join an Optuna study from any process or machine.
 
 Every worker pointed at the same storage (OPTUNA_STORAGE, e.g. a shared PostgreSQL) and study
 name adds its trials to one study; this is how a search outgrows one machine. The tune stage
@@ -22,16 +22,27 @@ from movie_rating.tuning.search import (
 from movie_rating.tuning.space import TuneParams
 from movie_rating.tuning.tune import resolve_storage
 
+EXAMPLES = """example (run as many as you like, on any machine that sees the storage):
+  export OPTUNA_STORAGE=postgresql+psycopg://optuna@db-host/optuna
+  movie-rating tune-worker --family lightgbm --features data/features/v5_stacked.joblib \\
+      --train data/processed/train.csv --study v5_stacked-lightgbm-shared --n-trials 20
+"""
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+
+def main(argv: list[str] | None = None, prog: str | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=__doc__,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--family", required=True)
     parser.add_argument("--features", type=Path, required=True, help="unfitted feature pipeline")
     parser.add_argument("--train", type=Path, required=True)
     parser.add_argument("--study", required=True, help="study name shared by all workers")
     parser.add_argument("--n-trials", type=int, required=True, help="trials this worker runs")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     params = load_params(args.params)
     tune = parse_section(params, "tune", TuneParams)

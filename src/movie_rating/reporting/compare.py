@@ -1,12 +1,8 @@
-"""Print every DVC experiment as one markdown table, best cross-validated RMSE first.
+"""`movie-rating compare`: every DVC experiment as one markdown table, best CV RMSE first.
 
 Reads `dvc exp show --json` (the workspace, the baseline commit and every experiment run or
 queued on it) and ranks rows by the winner's CV RMSE, `reports/winner.json:cv_rmse_mean`.
 Only the params that differ between the rows are shown, so a sweep reads as one column.
-
-    uv run python scripts/compare.py                       # run in the repo root
-    uv run python scripts/compare.py --input exps.json     # a saved `dvc exp show --json`
-    uv run python scripts/compare.py --all-commits --metric reports/winner.json:test_rmse
 """
 
 import argparse
@@ -17,6 +13,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from movie_rating.errors import MovieRatingError
 
 DEFAULT_METRIC = "reports/winner.json:cv_rmse_mean"
 EXTRA_METRICS = ("cv_rmse_std", "test_rmse")
@@ -129,23 +127,31 @@ def exp_show_json(all_commits: bool) -> list[dict[str, Any]]:
         command.append("--all-commits")
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        sys.exit(f"`{' '.join(command[2:])}` failed:\n{result.stderr}")
+        raise MovieRatingError(f"`{' '.join(command[2:])}` failed:\n{result.stderr.strip()}")
     return list(json.loads(result.stdout))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+EXAMPLES = """examples (in the repository root):
+  movie-rating compare                        # this commit's experiments, best first
+  movie-rating compare --all-commits --metric reports/winner.json:test_rmse
+  movie-rating compare --input exps.json      # a saved `dvc exp show --json`
+"""
+
+
+def main(argv: list[str] | None = None, prog: str | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=__doc__,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--metric", default=DEFAULT_METRIC, help="`path:key` to sort by, ascending")
     parser.add_argument("--input", type=Path, help="a saved `dvc exp show --json` instead of DVC")
     parser.add_argument("--all-commits", action="store_true", help="experiments of every commit")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     if args.input:
         shown = json.loads(args.input.read_text(encoding="utf-8"))
     else:
         shown = exp_show_json(args.all_commits)
     sys.stdout.write(to_markdown(rows_from_exp_show(shown), args.metric))
-
-
-if __name__ == "__main__":
-    main()
