@@ -76,10 +76,16 @@ COMMANDS: dict[str, Callable[[list[str], str], None]] = {
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="movie-rating", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+        prog="movie-rating",
+        usage="%(prog)s [-h] COMMAND [ARGUMENTS ...]",
+        description=__doc__,
+        formatter_class=argparse.RawTextHelpFormatter,
     )
-    parser.add_argument("command", choices=list(COMMANDS), metavar="COMMAND", help="what to do")
-    parser.add_argument("arguments", nargs=argparse.REMAINDER, help="the command's arguments")
+    # listed in the description above, which groups them
+    parser.add_argument(
+        "command", choices=list(COMMANDS), metavar="COMMAND", help=argparse.SUPPRESS
+    )
+    parser.add_argument("arguments", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     run_cli(lambda: COMMANDS[args.command](args.arguments, f"movie-rating {args.command}"))
 

@@ -21,6 +21,8 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 def test_help_lists_every_command():
     result = run("--help")
     assert result.returncode == 0, result.stderr
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert f"$ uv run movie-rating --help\n{result.stdout}" in readme, "README shows old help"
     assert {"predict", "serve", "register", "tune-worker", "compare", "report"} <= set(COMMANDS)
     for name in COMMANDS:
         assert f"\n  {name} " in result.stdout

@@ -2,6 +2,7 @@
 
 import pytest
 
+from movie_rating.backtest.temporal import BacktestParams
 from movie_rating.features.pipelines import PIPELINES
 from movie_rating.params import (
     BaseParams,
@@ -22,6 +23,7 @@ SECTIONS = {
     "split": SplitParams,
     "train": TrainParams,
     "evaluate": EvaluateParams,
+    "backtest": BacktestParams,
 }
 # Sections parsed elsewhere: by each feature pipeline's and model family's own params model,
 # and by the tune stage's (`movie_rating.tuning.space.TuneParams`).

@@ -1,0 +1,134 @@
+"""Fit on the films released before a cut year, score the films released in it or later.
+
+The random test split asks how the model does on films like the ones it learned from; users
+ask about films not yet released. For each cut year Y this refits each contender on every
+clean film (train and test split alike) released before Y and scores every film released in
+Y or later, on all of them and on the films with at least `min_votes` votes (few votes make
+a noisy rating). The contenders: the winner with its chosen hyper-parameters, the seed
+design (`seed_design` in params.yaml), and the training mean, the floor any model must beat.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+from pydantic import Field
+from sklearn.pipeline import Pipeline
+
+from movie_rating.data.schema import TARGET, VOTE_COUNT, clip_ratings
+from movie_rating.evaluation.metrics import DIGITS, regression_metrics
+from movie_rating.models.families import build_model
+from movie_rating.models.training import full_pipeline
+from movie_rating.params import StrictParams
+
+BASELINE = "baseline"  # the training mean
+ALL, RATED = "all", "rated"  # every later film; those with at least min_votes votes
+
+
+class SeedDesign(StrictParams):
+    pipeline: str
+    family: str
+
+
+class BacktestParams(StrictParams):
+    """params.yaml `backtest`."""
+
+    cut_years: list[int] = Field(min_length=1)
+    min_votes: int = Field(ge=1)
+    seed_design: SeedDesign
+
+
+@dataclass(frozen=True)
+class Contender:
+    """A model to refit at each cut: an unfitted feature pipeline and a family's settings."""
+
+    name: str
+    features: Pipeline
+    family: str
+    hyperparameters: dict[str, Any]
+
+
+def release_year(movies: pd.DataFrame) -> pd.Series:
+    return pd.to_datetime(movies["release_date"], format="%Y-%m-%d").dt.year
+
+
+def scores(actual: ArrayLike, predicted: ArrayLike) -> dict[str, float]:
+    """RMSE, MAE, R² and bias (mean predicted - actual: > 0 over-predicts); NaN for fewer
+    than two films (a small sample's last cut can be empty)."""
+    actual, predicted = np.asarray(actual, dtype=float), np.asarray(predicted, dtype=float)
+    if len(actual) < 2:
+        return dict.fromkeys(("rmse", "mae", "r2", "bias"), float("nan"))
+    return {
+        **regression_metrics(actual, predicted),
+        "bias": round(float(np.mean(predicted - actual)), DIGITS),
+    }
+
+
+def predict_after_cut(
+    contender: Contender | None, before: pd.DataFrame, after: pd.DataFrame, seed: int
+) -> np.ndarray:
+    """`contender` fitted on `before`, predicting `after`; None is the training mean."""
+    if contender is None:
+        return np.full(len(after), before[TARGET].mean())
+    estimator = full_pipeline(
+        contender.features, build_model(contender.family, contender.hyperparameters, seed)
+    ).fit(before, before[TARGET].to_numpy())
+    return clip_ratings(estimator.predict(after))
+
+
+def backtest(
+    movies: pd.DataFrame, contenders: list[Contender], params: BacktestParams, seed: int
+) -> pd.DataFrame:
+    """One row per cut year: how many films each side of it, and for every contender and
+    subset (`all`, `rated`) its `<contender>_<subset>_<metric>` columns."""
+    years = release_year(movies)
+    rows = []
+    for cut in params.cut_years:
+        before, after = movies[years < cut], movies[years >= cut]
+        rated = (after[VOTE_COUNT] >= params.min_votes).to_numpy()
+        row: dict[str, Any] = {
+            "cut_year": cut,
+            "train_films": len(before),
+            f"{ALL}_films": len(after),
+            f"{RATED}_films": int(rated.sum()),
+        }
+        named: list[tuple[str, Contender | None]] = [(c.name, c) for c in contenders]
+        for name, contender in [*named, (BASELINE, None)]:
+            predicted = predict_after_cut(contender, before, after, seed)
+            actual = after[TARGET].to_numpy()
+            for subset, mask in ((ALL, np.ones(len(after), bool)), (RATED, rated)):
+                for metric, value in scores(actual[mask], predicted[mask]).items():
+                    row[f"{name}_{subset}_{metric}"] = value
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def summary(table: pd.DataFrame, names: list[str]) -> dict[str, dict[str, float]]:
+    """What `dvc metrics` shows: each contender's RMSE and R² on all later films, averaged
+    over the cut years (every cut counts the same); the baseline's RMSE."""
+    mean = table.mean(numeric_only=True)  # skips the NaN of a cut too small to score
+    result = {
+        name: {m: round(float(mean[f"{name}_{ALL}_{m}"]), DIGITS) for m in ("rmse", "r2")}
+        for name in names
+    }
+    result[BASELINE] = {"rmse": round(float(mean[f"{BASELINE}_{ALL}_rmse"]), DIGITS)}
+    return result
+
+
+def to_markdown(table: pd.DataFrame, names: list[str], min_votes: int) -> str:
+    """Per cut: RMSE, R² and bias of each contender, on all later films and on the rated."""
+    contenders = [*names, BASELINE]
+    header = ["films released in or after", "films"]
+    for name in contenders:
+        header += [f"{name} RMSE", f"{name} R²", f"{name} bias"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---:|" * len(header)]
+    for row in table.to_dict("records"):
+        for subset in (ALL, RATED):
+            label = f"{row['cut_year']}" + ("" if subset == ALL else f", ≥ {min_votes} votes")
+            cells = [label, str(row[f"{subset}_films"])]
+            for name in contenders:
+                cells += [f"{row[f'{name}_{subset}_{m}']:.3f}" for m in ("rmse", "r2", "bias")]
+            lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
