@@ -21,6 +21,7 @@ Reproducible to the byte, so `dvc repro --force` elsewhere rewrites the same fil
   traceback) is refused with the cell it came from: print paths relative to the repository.
 """
 
+import importlib
 import json
 import logging
 import re
@@ -79,6 +80,7 @@ def execute(path: Path, cwd: Path | None = None) -> NotebookNode:
     """Run every cell of the notebook at `path` in a fresh kernel, in `cwd` (default: the
     notebook's folder, as Jupyter does); a cell that raises raises CellExecutionError."""
     notebook = nbformat.read(path, as_version=4)
+    load_font_cache()
     with tempfile.TemporaryDirectory(prefix="ipython-") as ipython_dir:
         # No IPython profile or startup script of this machine's user runs in the kernel.
         client = NotebookClient(
@@ -95,6 +97,13 @@ def execute(path: Path, cwd: Path | None = None) -> NotebookNode:
         client.execute()
     merge_adjacent_streams(notebook)
     return notebook
+
+
+def load_font_cache() -> None:
+    """Build matplotlib's font cache here, if this machine has none yet, not in the kernel:
+    there, "Matplotlib is building the font cache" (logged when that takes over 5 s, as on a
+    fresh machine with many fonts) would become an output of the first cell that plots."""
+    importlib.import_module("matplotlib.font_manager")  # its import builds or loads the cache
 
 
 def merge_adjacent_streams(notebook: NotebookNode) -> None:
