@@ -55,7 +55,7 @@ def main() -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.table, index=False, lineterminator="\n")
     args.markdown.write_text(to_markdown(table, names, settings.min_votes), encoding="utf-8")
-    args.metrics.write_text(json.dumps(summary(table, names), indent=2) + "\n", encoding="utf-8")
+    args.metrics.write_text(json.dumps(summary(table, WINNER), indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

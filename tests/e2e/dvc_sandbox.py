@@ -155,9 +155,11 @@ def create_sandbox(
 
     dvc_yaml = (REPO_ROOT / "dvc.yaml").read_text(encoding="utf-8")
     assert SOURCE_IN_DVC_YAML in dvc_yaml, "dvc.yaml no longer declares the source path"
-    (root / "dvc.yaml").write_text(
-        dvc_yaml.replace(SOURCE_IN_DVC_YAML, f"source: {SAMPLE}"), encoding="utf-8"
-    )
+    # Without the `render` stage: the sandbox has no notebooks/, and running them would add
+    # ~15 s to every repro here (tests/e2e/test_notebooks.py runs them once, on real outputs).
+    pipeline = yaml.safe_load(dvc_yaml.replace(SOURCE_IN_DVC_YAML, f"source: {SAMPLE}"))
+    del pipeline["stages"]["render"]
+    (root / "dvc.yaml").write_text(yaml.safe_dump(pipeline, sort_keys=False), encoding="utf-8")
     shutil.copy(REPO_ROOT / "params.yaml", root / "params.yaml")
     (root / ".gitignore").write_text("__pycache__/\n*.pyc\n.optuna/\n", encoding="utf-8")
 

@@ -105,16 +105,15 @@ def backtest(
     return pd.DataFrame(rows)
 
 
-def summary(table: pd.DataFrame, names: list[str]) -> dict[str, dict[str, float]]:
-    """What `dvc metrics` shows: each contender's RMSE and R² on all later films, averaged
-    over the cut years (every cut counts the same); the baseline's RMSE."""
+def summary(table: pd.DataFrame, name: str) -> dict[str, dict[str, float]]:
+    """What `dvc exp show` and `dvc metrics diff` show: contender `name`'s RMSE and R² on all
+    later films, averaged over the cut years (each cut counts the same), and the baseline's
+    RMSE. The other contenders and every cut stay in the table (few columns for reviewers)."""
     mean = table.mean(numeric_only=True)  # skips the NaN of a cut too small to score
-    result = {
-        name: {m: round(float(mean[f"{name}_{ALL}_{m}"]), DIGITS) for m in ("rmse", "r2")}
-        for name in names
+    return {
+        name: {m: round(float(mean[f"{name}_{ALL}_{m}"]), DIGITS) for m in ("rmse", "r2")},
+        BASELINE: {"rmse": round(float(mean[f"{BASELINE}_{ALL}_rmse"]), DIGITS)},
     }
-    result[BASELINE] = {"rmse": round(float(mean[f"{BASELINE}_{ALL}_rmse"]), DIGITS)}
-    return result
 
 
 def to_markdown(table: pd.DataFrame, names: list[str], min_votes: int) -> str:

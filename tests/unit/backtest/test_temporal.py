@@ -83,7 +83,7 @@ def test_summary_and_markdown_show_every_contender():
     linear = Contender("line", year_only(), "linear", {})
     table = backtest(movies, [linear], settings([2006, 2008]), seed=0)
 
-    result = summary(table, ["line"])
+    result = summary(table, "line")
     assert set(result) == {"line", "baseline"}
     assert result["line"]["rmse"] == pytest.approx(table["line_all_rmse"].mean(), abs=1e-6)
     markdown = to_markdown(table, ["line"], min_votes=50)
