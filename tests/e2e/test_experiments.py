@@ -1,20 +1,29 @@
 """Sweeps, the experiment queue, comparing and promoting experiments, and the PR report.
 
 Runs the README's commands against a throwaway copy of the project on a ~300-record sample
-with a 2 x 2 grid (see dvc_sandbox.py). The tests share one sandbox and run in file order:
-the PR report test makes a second commit, the experiment tests build on whatever is HEAD.
+with a 2 x 2 grid (see dvc_sandbox.py). Each test can run alone and in any order: the module's
+sandbox reproduces the baseline once, every test starts from a workspace reset to it (a test
+that commits, like the PR report's, moves nothing the next one sees), and what a test needs
+from an expensive run comes from a module fixture that runs it once for the tests that ask:
+the single experiment, the queued grid. The grid's wait scales with the measured repro, and
+every process a sandbox started is stopped, pass or fail, and checked gone.
 """
 
 import csv
 import json
 import re
 import sys
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 import yaml
-from dvc_sandbox import RAW_DATA, REPO_ROOT, Sandbox, create_sandbox
+from dvc_sandbox import RAW_DATA, REPO_ROOT, Sandbox, create_sandbox, describe
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+# The timeout is a last resort above the queue's own deadline, which scales with the machine.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 PIPELINES = ["v1_original", "v4_trigrams"]
 FAMILIES = ["ridge", "lightgbm"]
@@ -25,29 +34,113 @@ COMPARE = REPO_ROOT / "scripts" / "compare.py"
 SUMMARY_METRICS = ("reports/winner.json", "reports/pipelines.json", "reports/data_quality.json")
 MAX_METRIC_COLUMNS = 30
 PR_REPORT = REPO_ROOT / "scripts" / "pr_report.py"
+GRID_WORKERS = 2
+# After the grid finished, how long `dvc queue stop` may take to let the workers wind down.
+WIND_DOWN_SECONDS = 60
 
 
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory) -> Sandbox:
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    output: str
+
+
+@dataclass(frozen=True)
+class QueuedGrid:
+    output: str  # of `dvc exp run --queue`
+    states: dict[str, str]  # experiment name -> state once finished
+
+
+def new_sandbox(tmp_path_factory) -> Sandbox:
     if not RAW_DATA.is_file():
         pytest.skip(f"raw data not found at {RAW_DATA}")
-    project = create_sandbox(
+    return create_sandbox(
         tmp_path_factory.mktemp("exp_project"),
         tmp_path_factory.mktemp("pycache"),
         pipelines=PIPELINES,
         families=FAMILIES,
     )
-    project.dvc("repro")
-    project.commit("first repro")
-    yield project
-    # Queue workers stop on their own once the queue is empty; make sure none outlives the test.
-    project.run(sys.executable, "-m", "dvc", "queue", "stop", "--kill")
+
+
+def stop_everything(sandbox: Sandbox) -> None:
+    """Teardown: no process of the sandbox outlives it. One DVC did not stop is a warning (it
+    was killed), one that survives the kill an error."""
+    killed = sandbox.stop_workers()
+    if killed:
+        warnings.warn(f"killed what DVC left running: {killed}", stacklevel=1)
+    left = [describe(p) for p in sandbox.processes()]
+    assert not left, f"processes of {sandbox.root} survived: {left}"
 
 
 @pytest.fixture(scope="module")
-def shared() -> dict[str, object]:
-    """State handed from one test to the next (experiment names)."""
-    return {}
+def sandbox(tmp_path_factory) -> Iterator[Sandbox]:
+    project = new_sandbox(tmp_path_factory)
+    try:
+        project.repro_baseline("first repro")
+        yield project
+    finally:
+        stop_everything(project)
+
+
+@pytest.fixture(autouse=True)
+def from_the_baseline(request) -> None:
+    """Every test using the sandbox starts at its baseline commit with a clean workspace,
+    whatever the test before it did (applied an experiment, committed, failed half-way)."""
+    if "sandbox" in request.fixturenames:
+        request.getfixturevalue("sandbox").reset()
+
+
+@pytest.fixture(scope="module")
+def single_experiment(sandbox) -> Experiment:
+    """`dvc exp run` changing one pipeline's featurize param, once for the tests that ask."""
+    sandbox.reset()
+    name = "overview-100"
+    output = sandbox.dvc(
+        "exp", "run", "-n", name, "-S", "featurize.v4_trigrams.overview_max_features=100"
+    )
+    return Experiment(name, output)
+
+
+@pytest.fixture(scope="module")
+def queued_grid(sandbox) -> QueuedGrid:
+    """A grid queued against the baseline (each point varies one param) and run by
+    GRID_WORKERS queue workers until every point finished, successfully or not; then the
+    workers are stopped, the wait failed or not."""
+    sandbox.reset()
+    output = sandbox.dvc(
+        "exp", "run", "--queue", "-S", "models.lightgbm.num_leaves=range(15,64,48)"
+    )
+    names = QUEUED.findall(output)
+    sandbox.start_workers(GRID_WORKERS)
+    try:
+        deadline = sandbox.queue_deadline(len(names), GRID_WORKERS)
+        states = sandbox.wait_for_experiments(names, timeout=deadline)
+        # `dvc queue stop` lets the workers finish collecting results before they exit
+        sandbox.stop_workers(grace=WIND_DOWN_SECONDS)
+    finally:
+        sandbox.stop_workers()
+    return QueuedGrid(output, states)
+
+
+@pytest.fixture
+def best_of_grid(sandbox, queued_grid) -> str:
+    """The grid point with the lowest CV RMSE, as compare.py reports the scores."""
+    scores = {
+        row["experiment"]: float(row[METRIC])
+        for row in table_rows(sandbox.python(str(COMPARE)))
+        if row["experiment"] in queued_grid.states
+    }
+    assert len(scores) == len(queued_grid.states), scores
+    return min(scores, key=lambda name: scores[name])
+
+
+@pytest.fixture
+def unreproduced_sandbox(tmp_path_factory) -> Iterator[Sandbox]:
+    project = new_sandbox(tmp_path_factory)
+    try:
+        yield project
+    finally:
+        stop_everything(project)
 
 
 def table_rows(markdown: str) -> list[dict[str, str]]:
@@ -61,6 +154,9 @@ def table_rows(markdown: str) -> list[dict[str, str]]:
 def test_exp_show_shows_what_a_reviewer_decides_on(sandbox):
     """`dvc exp show` lists the summary metrics only (at most 30 columns); the cells' own
     numbers are one documented command away."""
+    # A commit of its own, so the table has the baseline's columns only, not those that other
+    # tests' experiments add (a queue's State and Executor, a param only an experiment sets).
+    sandbox.run("git", "commit", "-q", "--allow-empty", "-m", "before any experiment")
     shown = json.loads(sandbox.stdout(sys.executable, "-m", "dvc", "exp", "show", "--json"))
     data = shown[0]["data"]
     metric_files = data["metrics"]
@@ -118,18 +214,12 @@ def test_pr_report_shows_metric_and_param_changes(sandbox, tmp_path):
     assert "predicted_vs_actual" in html or "test_predictions" in html
 
 
-def test_exp_run_with_a_featurize_override_reruns_only_that_pipeline(sandbox, shared):
-    output = sandbox.dvc(
-        "exp", "run", "-n", "overview-100", "-S", "featurize.v4_trigrams.overview_max_features=100"
-    )
-    rerun = set(RUNNING.findall(output))
+def test_exp_run_with_a_featurize_override_reruns_only_that_pipeline(sandbox, single_experiment):
+    rerun = set(RUNNING.findall(single_experiment.output))
     assert "featurize@v4_trigrams" in rerun
     assert not any("v1_original" in stage for stage in rerun), rerun
     assert {"train@v4_trigrams-ridge", "train@v4_trigrams-lightgbm", "evaluate"} <= rerun
-    assert sandbox.experiment_states()["overview-100"] == "done"
-    shared["single"] = "overview-100"
-    # back to HEAD for the queue, so the grid varies one param against the committed baseline
-    sandbox.back_to_head()
+    assert sandbox.experiment_states()[single_experiment.name] == "done"
 
 
 @pytest.mark.parametrize("method", ["random", "grid", "optuna"])
@@ -145,7 +235,6 @@ def test_exp_run_with_each_tuning_method(sandbox, method):
         )
         assert report["metrics"]["cv_rmse_mean"] > 0
     assert sandbox.experiment_states()[f"tune-{method}"] == "done"
-    sandbox.back_to_head()
 
 
 def test_exp_run_with_a_blend_ranks_it_beside_its_members(sandbox):
@@ -169,42 +258,54 @@ def test_exp_run_with_a_blend_ranks_it_beside_its_members(sandbox):
         ranked = {(row["pipeline"], row["family"]) for row in csv.DictReader(table)}
     assert (report["pipeline"], "blend") in ranked, ranked
     assert sandbox.experiment_states()["blend"] == "done"
-    sandbox.back_to_head()
 
 
-def test_queued_grid_runs_every_experiment(sandbox, shared):
-    output = sandbox.dvc(
-        "exp", "run", "--queue", "-S", "models.lightgbm.num_leaves=range(15,64,48)"
-    )
-    queued = QUEUED.findall(output)
-    assert len(queued) == 2, output  # 15, 63: a grid, each point a full pipeline run
-    sandbox.start_workers(sys.executable, "-m", "dvc", "queue", "start", "-j", "2")
-    states = sandbox.wait_for_experiments(queued, timeout=400)
-    assert set(states.values()) <= {"success", "done"}, states
-    shared["grid"] = queued
+def test_queued_grid_runs_every_experiment(sandbox, queued_grid, single_experiment):
+    queued = list(queued_grid.states)
+    assert len(queued) == 2, queued_grid.output  # 15, 63: a grid, each point a full pipeline run
+    states = queued_grid.states
+    assert set(states.values()) <= {"success", "done"}, f"{states}\n{sandbox.queue_report(queued)}"
 
     shown = sandbox.stdout(
         sys.executable, "-m", "dvc", "exp", "show", "--md", "--only-changed",
         "--sort-by", METRIC, "--sort-order", "asc",
     )  # fmt: skip
-    for name in [*queued, shared["single"]]:
+    for name in [*queued, single_experiment.name]:
         assert name in shown, shown
 
 
-def test_compare_lists_every_experiment_sorted_by_cv_rmse(sandbox, shared):
+def test_stopping_workers_leaves_no_process_of_the_sandbox(unreproduced_sandbox):
+    """What every sandbox's teardown relies on: a worker busy with a run (the whole pipeline,
+    never reproduced here) is found among the sandbox's processes, and none is left after
+    `stop_workers`, as after a test that failed while its experiments ran."""
+    sandbox = unreproduced_sandbox
+    sandbox.dvc("exp", "run", "--queue", "-n", "interrupted")
+    sandbox.start_workers(1)
+    deadline = time.monotonic() + 120
+    while not (workers := queue_workers(sandbox)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert workers, f"no queue worker found:\n{sandbox.queue_report(['interrupted'])}"
+    sandbox.stop_workers()
+    assert [describe(p) for p in sandbox.processes()] == []
+
+
+def queue_workers(sandbox: Sandbox) -> list[str]:
+    return [d for d in map(describe, sandbox.processes()) if "exp queue-worker" in d]
+
+
+def test_compare_lists_every_experiment_sorted_by_cv_rmse(sandbox, queued_grid, single_experiment):
     table = table_rows(sandbox.python(str(COMPARE)))
     names = [row["experiment"] for row in table]
-    assert set(shared["grid"]) | {shared["single"], "workspace", "main"} <= set(names)
+    assert set(queued_grid.states) | {single_experiment.name, "workspace", "main"} <= set(names)
     scores = [float(row[METRIC]) for row in table if row[METRIC] != "-"]
     assert len(scores) == len(table)
     assert scores == sorted(scores)
     leaves = {row["experiment"]: row["models.lightgbm.num_leaves"] for row in table}
-    assert sorted(leaves[name] for name in shared["grid"]) == ["15", "63"]
-    shared["best"] = next(name for name in names if name in shared["grid"])
+    assert sorted(leaves[name] for name in queued_grid.states) == ["15", "63"]
 
 
-def test_apply_and_branch_the_best_experiment(sandbox, shared):
-    best = shared["best"]
+def test_apply_and_branch_the_best_experiment(sandbox, best_of_grid):
+    best = best_of_grid
     sandbox.dvc("exp", "apply", best)
     applied = yaml.safe_load((sandbox.root / "params.yaml").read_text(encoding="utf-8"))
     table = table_rows(sandbox.python(str(COMPARE)))
