@@ -321,5 +321,7 @@ def create_sandbox(
     sandbox.set_params(shrink)
     sandbox.run("git", "init", "-q", "-b", "main")
     sandbox.dvc("init", "-q")
+    # the project's own plot templates (dvc.yaml's plots name them)
+    shutil.copytree(REPO_ROOT / ".dvc" / "plots", root / ".dvc" / "plots")
     sandbox.commit("sample project")
     return sandbox

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import pytest
 import yaml
-from dvc_sandbox import RAW_DATA, REPO_ROOT, Sandbox, create_sandbox, describe
+from dvc_sandbox import RAW_DATA, Sandbox, create_sandbox, describe
 
 # The timeout is a last resort above the queue's own deadline, which scales with the machine.
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
@@ -30,10 +30,16 @@ FAMILIES = ["ridge", "lightgbm"]
 METRIC = "reports/winner.json:cv_rmse_mean"
 RUNNING = re.compile(r"Running stage '([^']+)'")
 QUEUED = re.compile(r"Queued experiment '([^']+)'")
-COMPARE = REPO_ROOT / "scripts" / "compare.py"
-SUMMARY_METRICS = ("reports/winner.json", "reports/pipelines.json", "reports/data_quality.json")
+COMPARE = ("-m", "movie_rating", "compare")  # `movie-rating compare`, the sandbox's package
+REPORT = ("-m", "movie_rating", "report")
+SUMMARY_METRICS = (
+    "reports/winner.json",
+    "reports/best_cv_rmse_by_pipeline.json",
+    "reports/data_quality.json",
+    "reports/backtest.json",
+)
 MAX_METRIC_COLUMNS = 30
-PR_REPORT = REPO_ROOT / "scripts" / "pr_report.py"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 GRID_WORKERS = 2
 # After the grid finished, how long `dvc queue stop` may take to let the workers wind down.
 WIND_DOWN_SECONDS = 60
@@ -124,10 +130,10 @@ def queued_grid(sandbox) -> QueuedGrid:
 
 @pytest.fixture
 def best_of_grid(sandbox, queued_grid) -> str:
-    """The grid point with the lowest CV RMSE, as compare.py reports the scores."""
+    """The grid point with the lowest CV RMSE, as `movie-rating compare` reports the scores."""
     scores = {
         row["experiment"]: float(row[METRIC])
-        for row in table_rows(sandbox.python(str(COMPARE)))
+        for row in table_rows(sandbox.python(*COMPARE))
         if row["experiment"] in queued_grid.states
     }
     assert len(scores) == len(queued_grid.states), scores
@@ -180,7 +186,14 @@ def flatten(tree: dict, prefix: str = "") -> dict:
     return flat
 
 
-def test_pr_report_shows_metric_and_param_changes(sandbox, tmp_path):
+def png_size(path) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk; fails unless the file is a PNG."""
+    data = path.read_bytes()
+    assert data.startswith(PNG_SIGNATURE) and data[12:16] == b"IHDR", path
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_pr_report_reads_top_down_and_renders_every_declared_plot(sandbox, tmp_path):
     def lower_ridge_alpha(params):
         params["models"]["ridge"]["alpha"] = 0.5
 
@@ -189,13 +202,20 @@ def test_pr_report_shows_metric_and_param_changes(sandbox, tmp_path):
     sandbox.commit("ridge alpha 0.5")
 
     out = tmp_path / "report" / "report.md"
-    sandbox.python(str(PR_REPORT), "--base", "HEAD~1", "--out", str(out))
+    sandbox.python(*REPORT, "--base", "HEAD~1", "--out", str(out))
     report = out.read_text(encoding="utf-8")
 
-    # the reviewer's metrics first: the summary files only, then every changed cell
+    # top-down: the winner, the metrics and params diffs, the plots, then every changed cell
+    sections = ["## Winner", "## Metrics", "## Params", "## Plots", "## Every cell"]
+    positions = [report.index(section) for section in sections]
+    assert positions == sorted(positions), report
     metrics = table_rows(report.split("## Metrics")[1].split("## Params")[0])
     assert {row["Path"] for row in metrics} <= set(SUMMARY_METRICS), report
-    cells = table_rows(report.split("## Every cell")[1].split("## Plots")[0])
+    params = table_rows(report.split("## Params")[1].split("## Plots")[0])
+    assert {"Param": "models.ridge.alpha", "HEAD~1": "10.0", "workspace": "0.5"}.items() <= (
+        next(row for row in params if row["Param"] == "models.ridge.alpha").items()
+    )
+    cells = table_rows(report.split("## Every cell")[1])
     changed = [
         row for row in cells
         if row["Path"].endswith("-ridge/metrics.json") and row["Metric"] == "cv_rmse_mean"
@@ -203,15 +223,18 @@ def test_pr_report_shows_metric_and_param_changes(sandbox, tmp_path):
     assert changed, report
     assert all(row["HEAD~1"] != row["workspace"] and row["Change"] != "-" for row in changed)
 
-    params = table_rows(report.split("## Params")[1].split("## Every cell")[0])
-    assert {"Param": "models.ridge.alpha", "HEAD~1": "10.0", "workspace": "0.5"}.items() <= (
-        next(row for row in params if row["Param"] == "models.ridge.alpha").items()
-    )
-    for image in ("predicted_vs_actual.png", "residuals.png"):
-        assert f"]({image})" in report
-        assert (out.parent / image).stat().st_size > 1000
-    html = (out.parent / "dvc_plots" / "index.html").read_text(encoding="utf-8")
-    assert "predicted_vs_actual" in html or "test_predictions" in html
+    # every plot dvc.yaml declares, the tuning history among them, as a PNG beside the report
+    declared = [
+        next(iter(plot))
+        for plot in yaml.safe_load((sandbox.root / "dvc.yaml").read_text())["plots"]
+    ]
+    assert "tuning_history" in declared
+    plots = report.split("## Plots")[1].split("## Every cell")[0]
+    for name in declared:
+        assert f"](plots/{name}.png)" in plots, (name, plots)
+        width, height = png_size(out.parent / "plots" / f"{name}.png")
+        assert width >= 200 and height >= 150, (name, width, height)
+    assert "cdn." not in report and "<script" not in report  # nothing to fetch when read
 
 
 def test_exp_run_with_a_featurize_override_reruns_only_that_pipeline(sandbox, single_experiment):
@@ -294,7 +317,7 @@ def queue_workers(sandbox: Sandbox) -> list[str]:
 
 
 def test_compare_lists_every_experiment_sorted_by_cv_rmse(sandbox, queued_grid, single_experiment):
-    table = table_rows(sandbox.python(str(COMPARE)))
+    table = table_rows(sandbox.python(*COMPARE))
     names = [row["experiment"] for row in table]
     assert set(queued_grid.states) | {single_experiment.name, "workspace", "main"} <= set(names)
     scores = [float(row[METRIC]) for row in table if row[METRIC] != "-"]
@@ -308,7 +331,7 @@ def test_apply_and_branch_the_best_experiment(sandbox, best_of_grid):
     best = best_of_grid
     sandbox.dvc("exp", "apply", best)
     applied = yaml.safe_load((sandbox.root / "params.yaml").read_text(encoding="utf-8"))
-    table = table_rows(sandbox.python(str(COMPARE)))
+    table = table_rows(sandbox.python(*COMPARE))
     expected = next(row for row in table if row["experiment"] == best)
     assert (
         str(applied["models"]["lightgbm"]["num_leaves"]) == expected["models.lightgbm.num_leaves"]

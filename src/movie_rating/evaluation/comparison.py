@@ -82,11 +82,12 @@ def with_ties(ranked: pd.DataFrame, fingerprints: Mapping[str, str]) -> pd.DataF
     return ranked.assign(same_features_as=ranked["pipeline"].map(same_features(fingerprints)))
 
 
-def best_by_pipeline(ranked: pd.DataFrame) -> dict[str, dict[str, float]]:
+def best_by_pipeline(ranked: pd.DataFrame) -> dict[str, float]:
     """Each pipeline's best CV RMSE (tuned cells too), in `rank_cells`' order of pipelines:
-    the review's view of a sweep, one number a pipeline (the table has the rest)."""
+    the review's view of a sweep, one number a pipeline (the table has the rest). Keyed by
+    the pipeline alone, so `dvc exp show` heads each column with just its name."""
     best = ranked.groupby("pipeline", sort=False)[SELECTION_METRIC].min()
-    return {"best_cv_rmse": {str(name): float(value) for name, value in best.items()}}
+    return {str(name): float(value) for name, value in best.items()}
 
 
 def to_markdown(table: pd.DataFrame) -> str:

@@ -56,8 +56,8 @@ def test_rank_cells_uses_cv_not_test(cells):
 
 def test_best_by_pipeline_is_each_pipelines_lowest_cv_rmse_best_first(cells):
     summary = best_by_pipeline(rank_cells(cells))
-    assert summary == {"best_cv_rmse": {"v2_bigrams": 0.75, "v1_original": 0.78}}
-    assert list(summary["best_cv_rmse"]) == ["v2_bigrams", "v1_original"]
+    assert summary == {"v2_bigrams": 0.75, "v1_original": 0.78}
+    assert list(summary) == ["v2_bigrams", "v1_original"]
 
 
 def test_pipelines_with_identical_features_are_named_beside_each_other(cells):
