@@ -1,19 +1,22 @@
-"""Stage export: refit the winning cell (tuned or not) on train; write the artifact + card."""
+"""Stage export: refit the winning cell (tuned or not) on train; write the artifact + cards."""
 
 import argparse
 import json
 from pathlib import Path
 
 import joblib
+import pandas as pd
 
 from movie_rating.artifact import save_model
+from movie_rating.backtest.temporal import BacktestParams
 from movie_rating.cli import run_cli
 from movie_rating.data.schema import TARGET
 from movie_rating.data.split import read_movies, write_movies
 from movie_rating.models.export import Winner, card_fields, feature_importance
 from movie_rating.models.families import build_model
 from movie_rating.models.training import full_pipeline
-from movie_rating.params import BaseParams, load_params, parse_section
+from movie_rating.params import BaseParams, IngestParams, load_params, parse_section
+from movie_rating.reporting.model_card import Provenance, render_model_card
 
 
 def main() -> None:
@@ -26,6 +29,9 @@ def main() -> None:
     parser.add_argument("--test", type=Path, required=True)
     parser.add_argument("--model", type=Path, required=True, help="artifact (card beside it)")
     parser.add_argument("--importance", type=Path, required=True)
+    parser.add_argument("--backtest", type=Path, required=True, help="the backtest's table")
+    parser.add_argument("--error-by-votes", type=Path, required=True)
+    parser.add_argument("--readable-card", type=Path, required=True, help="MODEL_CARD.md")
     args = parser.parse_args()
 
     params = load_params(args.params)
@@ -51,8 +57,17 @@ def main() -> None:
         train_path=args.train,
         train_rows=len(train),
     )
-    save_model(estimator, args.model, fields)
+    card = save_model(estimator, args.model, fields)
     write_movies(feature_importance(estimator), args.importance)
+    ingest = parse_section(params, "ingest", IngestParams)
+    readable = render_model_card(
+        card,
+        Provenance(ingest.source_url, ingest.sha256),
+        pd.read_csv(args.backtest),
+        pd.read_csv(args.error_by_votes, dtype={"votes": str}),
+        parse_section(params, "backtest", BacktestParams).min_votes,
+    )
+    args.readable_card.write_text(readable, encoding="utf-8")
 
 
 if __name__ == "__main__":
