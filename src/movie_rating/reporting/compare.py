@@ -2,6 +2,8 @@
 
 Reads `dvc exp show --json` (the workspace, the baseline commit and every experiment run or
 queued on it) and ranks rows by the winner's CV RMSE, `reports/winner.json:cv_rmse_mean`.
+Beside it: the winner's CV spread and test RMSE, and how it does on films released after its
+training data (the temporal backtest's mean R² and RMSE).
 Only the params that differ between the rows are shown, so a sweep reads as one column.
 """
 
@@ -17,7 +19,9 @@ from typing import Any
 from movie_rating.errors import MovieRatingError
 
 DEFAULT_METRIC = "reports/winner.json:cv_rmse_mean"
-EXTRA_METRICS = ("cv_rmse_std", "test_rmse")
+EXTRA_METRICS = ("cv_rmse_std", "test_rmse")  # of the file of the sort metric
+# how the winner does on films released after its training data (the backtest stage)
+BACKTEST_METRICS = ("reports/backtest.json:winner.r2", "reports/backtest.json:winner.rmse")
 PARAMS_FILE = "params.yaml"
 
 
@@ -97,6 +101,7 @@ def to_markdown(rows: list[Row], metric: str) -> str:
         key=lambda row: (math.isnan(value := metric_value(row, metric)), value, row.name),
     )
     extra = [f"{path}:{name}" for name in EXTRA_METRICS if f"{path}:{name}" != metric]
+    extra += [name for name in BACKTEST_METRICS if name != metric]
     params = varying_params(rows)
     header = ["rank", "experiment", "rev", "state", "winner", metric, *extra, *params]
     numeric = {0, *range(5, 6 + len(extra))}
