@@ -6,13 +6,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from movie_rating.backtest.temporal import BacktestParams, Contender, backtest, summary, to_markdown
+from movie_rating.backtest.temporal import (
+    SEED_DESIGN,
+    WINNER,
+    BacktestParams,
+    Contender,
+    backtest,
+    summary,
+    to_markdown,
+)
 from movie_rating.cli import run_cli
 from movie_rating.data.split import read_movies
 from movie_rating.features.pipelines import build_feature_pipeline
 from movie_rating.params import BaseParams, load_params, parse_section
-
-WINNER, SEED_DESIGN = "winner", "seed_design"
 
 
 def main() -> None:

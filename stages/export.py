@@ -8,7 +8,7 @@ import joblib
 import pandas as pd
 
 from movie_rating.artifact import save_model
-from movie_rating.backtest.temporal import BacktestParams
+from movie_rating.backtest.temporal import WINNER, BacktestParams, card_entry
 from movie_rating.cli import run_cli
 from movie_rating.data.schema import TARGET
 from movie_rating.data.split import read_movies, write_movies
@@ -30,12 +30,14 @@ def main() -> None:
     parser.add_argument("--model", type=Path, required=True, help="artifact (card beside it)")
     parser.add_argument("--importance", type=Path, required=True)
     parser.add_argument("--backtest", type=Path, required=True, help="the backtest's table")
+    parser.add_argument("--backtest-metrics", type=Path, required=True)
     parser.add_argument("--error-by-votes", type=Path, required=True)
     parser.add_argument("--readable-card", type=Path, required=True, help="MODEL_CARD.md")
     args = parser.parse_args()
 
     params = load_params(args.params)
     seed = parse_section(params, "base", BaseParams).seed
+    backtest = parse_section(params, "backtest", BacktestParams)
     chosen = json.loads(args.winner.read_text(encoding="utf-8"))
     winner = Winner(
         pipeline=chosen["pipeline"],
@@ -57,6 +59,8 @@ def main() -> None:
         train_path=args.train,
         train_rows=len(train),
     )
+    summary = json.loads(args.backtest_metrics.read_text(encoding="utf-8"))
+    fields["backtest"] = card_entry(summary, WINNER, backtest.cut_years)
     card = save_model(estimator, args.model, fields)
     write_movies(feature_importance(estimator), args.importance)
     ingest = parse_section(params, "ingest", IngestParams)
@@ -65,7 +69,7 @@ def main() -> None:
         Provenance(ingest.source_url, ingest.sha256),
         pd.read_csv(args.backtest),
         pd.read_csv(args.error_by_votes, dtype={"votes": str}),
-        parse_section(params, "backtest", BacktestParams).min_votes,
+        backtest.min_votes,
     )
     args.readable_card.write_text(readable, encoding="utf-8")
 

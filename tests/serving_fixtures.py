@@ -121,6 +121,8 @@ def write_model_dir(
         train_path=train_path,
         train_rows=60,
     )
+    # what the backtest stage would add (synthetic numbers for a synthetic model)
+    fields["backtest"] = {"cut_years": [2019, 2020], "rmse": 0.9, "r2": 0.15, "baseline_rmse": 1.0}
     save_model(estimator, models_dir / f"{MODEL_NAME}.joblib", fields)
     return models_dir
 

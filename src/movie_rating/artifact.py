@@ -43,6 +43,17 @@ class TrainingData(_Section):
     rows: int
 
 
+class Backtest(_Section):
+    """How the model did on films released after the ones it learned from (the backtest
+    stage): refitted at each cut year on the earlier films, scored on the later ones; means
+    over the cut years, on all later films."""
+
+    cut_years: list[int]
+    rmse: float
+    r2: float
+    baseline_rmse: float  # the training mean's, for scale
+
+
 class ModelCard(_Section):
     """What the exported model is, how it was chosen and how well it does."""
 
@@ -58,6 +69,7 @@ class ModelCard(_Section):
     artifact: ArtifactFile
     libraries: dict[str, str]
     created_at: str
+    backtest: Backtest | None = None  # cards exported before the backtest existed have none
 
 
 def card_path(models_dir: Path) -> Path:

@@ -85,6 +85,7 @@ def test_model_card_endpoint(client, server, local_predictor):
     assert body["family"] == card["model_family"] == "ridge"
     assert body["trained_at"] == card["created_at"]
     assert body["metrics"]["test_rmse"] == card["metrics"]["test_rmse"]
+    assert body["backtest"] == card["backtest"] and body["backtest"]["cut_years"]
     assert body["stage"] == "prod"
     assert body["name"] == card["name"]
     assert body["serving_path"] == local_predictor.path == "fallback"

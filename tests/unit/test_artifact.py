@@ -80,7 +80,8 @@ def test_save_then_load_round_trip(tmp_path):
     assert card.artifact.sha256 == sha256_of(artifact)
     assert card.version == card.artifact.sha256[:12]
     assert card.input_features == list(INPUT_FEATURES)
-    assert card.model_dump(exclude={"name", "version", "input_features", "artifact"}) == fields()
+    written = card.model_dump(exclude={"name", "version", "input_features", "artifact"})
+    assert written == fields() | {"backtest": None}
     assert read_card(folder) == card
     assert json.loads((folder / CARD_FILE).read_text(encoding="utf-8")) == card.model_dump()
 
@@ -88,6 +89,20 @@ def test_save_then_load_round_trip(tmp_path):
     assert loaded_card == card
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
     assert verify_artifact(folder, card) == artifact
+
+
+def test_a_card_carries_the_backtest_and_an_older_card_without_it_still_reads(tmp_path):
+    backtest = {"cut_years": [2019, 2020], "rmse": 0.95, "r2": 0.16, "baseline_rmse": 1.04}
+    model = Ridge().fit(X, Y)
+    card = save_model(model, tmp_path / "m.joblib", fields(backtest=backtest))
+    assert card.backtest is not None and card.backtest.model_dump() == backtest
+    assert read_card(tmp_path).backtest == card.backtest
+
+    older = json.loads((tmp_path / CARD_FILE).read_text(encoding="utf-8"))
+    del older["backtest"]
+    (tmp_path / CARD_FILE).write_text(json.dumps(older), encoding="utf-8")
+    assert read_card(tmp_path).backtest is None
+    load_model(tmp_path)  # still the same artifact: the backtest is not part of its checksum
 
 
 def test_saving_again_replaces_both_files(tmp_path):

@@ -23,6 +23,7 @@ from movie_rating.models.families import build_model
 from movie_rating.models.training import full_pipeline
 from movie_rating.params import StrictParams
 
+WINNER, SEED_DESIGN = "winner", "seed_design"  # the contenders' names in every output
 BASELINE = "baseline"  # the training mean
 ALL, RATED = "all", "rated"  # every later film; those with at least min_votes votes
 
@@ -113,6 +114,16 @@ def summary(table: pd.DataFrame, name: str) -> dict[str, dict[str, float]]:
     return {
         name: {m: round(float(mean[f"{name}_{ALL}_{m}"]), DIGITS) for m in ("rmse", "r2")},
         BASELINE: {"rmse": round(float(mean[f"{BASELINE}_{ALL}_rmse"]), DIGITS)},
+    }
+
+
+def card_entry(summary: dict[str, dict[str, float]], name: str, cut_years: list[int]) -> dict:
+    """The model card's `backtest` (artifact.Backtest) from `summary`'s output."""
+    return {
+        "cut_years": list(cut_years),
+        "rmse": summary[name]["rmse"],
+        "r2": summary[name]["r2"],
+        "baseline_rmse": summary[BASELINE]["rmse"],
     }
 
 

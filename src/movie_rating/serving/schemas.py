@@ -154,6 +154,15 @@ class ModelMetrics(BaseModel):
     test_r2: float | None = None
 
 
+class BacktestOut(BaseModel):
+    """The temporal backtest of the model card (see docs/results.md)."""
+
+    cut_years: list[int] = Field(description="Each cut: fit on films released before it.")
+    rmse: float = Field(description="Mean over the cuts of the RMSE on the later films.")
+    r2: float = Field(description="Mean over the cuts of the R² on the later films.")
+    baseline_rmse: float = Field(description="The same for the training mean, for scale.")
+
+
 class ModelOut(BaseModel):
     """The parts of the model card a client needs; the card on disk has more."""
 
@@ -163,6 +172,11 @@ class ModelOut(BaseModel):
     family: str
     feature_pipeline: str
     metrics: ModelMetrics
+    backtest: BacktestOut | None = Field(
+        default=None,
+        description="How the model did on films released after its training data; null for "
+        "a model exported before the backtest existed.",
+    )
     trained_at: str
     sha256: str
     input_features: list[str]

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Depends
 
 from movie_rating.serving.deps import PredictorDep, SettingsDep, StateDep, require_api_key
-from movie_rating.serving.schemas import ErrorOut, ModelMetrics, ModelOut
+from movie_rating.serving.schemas import BacktestOut, ErrorOut, ModelMetrics, ModelOut
 
 router = APIRouter(tags=["model"], dependencies=[Depends(require_api_key)])
 
@@ -11,7 +11,7 @@ router = APIRouter(tags=["model"], dependencies=[Depends(require_api_key)])
 @router.get(
     "/model",
     response_model=ModelOut,
-    summary="Model card: name, version, family, metrics, training time, checksum",
+    summary="Model card: name, version, family, metrics, backtest, training time, checksum",
     responses={401: {"model": ErrorOut}, 503: {"model": ErrorOut}},
 )
 async def model_card(predictor: PredictorDep, settings: SettingsDep, state: StateDep) -> ModelOut:
@@ -23,6 +23,7 @@ async def model_card(predictor: PredictorDep, settings: SettingsDep, state: Stat
         family=card.model_family,
         feature_pipeline=card.feature_pipeline,
         metrics=ModelMetrics.model_validate(card.metrics),
+        backtest=BacktestOut.model_validate(card.backtest.model_dump()) if card.backtest else None,
         trained_at=card.created_at,
         sha256=card.artifact.sha256,
         input_features=list(card.input_features),
