@@ -131,7 +131,21 @@ def test_export_writes_the_model_it_is_given_and_its_card_beside_it(
               "cv_rmse_std": 0.1, "cv_r2_mean": 0.2}  # fmt: skip
     (tmp_path / "winner.json").write_text(json.dumps(winner), encoding="utf-8")
     (tmp_path / "hyperparameters.json").write_text(json.dumps({"alpha": 3.0}), encoding="utf-8")
+    # the backtest's outputs (one cut) and evaluate's error by vote count, for the cards
+    cut = {"cut_year": 2019, "all_films": 20, "rated_films": 12}
+    for name in ("winner", "seed_design", "baseline"):
+        for subset in ("all", "rated"):
+            cut |= {
+                f"{name}_{subset}_{m}": v for m, v in (("rmse", 0.9), ("r2", 0.1), ("bias", -0.2))
+            }
+    pd.DataFrame([cut]).to_csv(tmp_path / "backtest.csv", index=False)
+    backtest = {"winner": {"rmse": 0.9, "r2": 0.1}, "baseline": {"rmse": 1.0}}
+    (tmp_path / "backtest.json").write_text(json.dumps(backtest), encoding="utf-8")
+    pd.DataFrame({"votes": ["0-9"], "movies": [3], "rmse": [2.0], "mae": [1.5]}).to_csv(
+        tmp_path / "by_votes.csv", index=False
+    )
     model = tmp_path / "out" / "exported_model.joblib"
+    readable = tmp_path / "out" / "MODEL_CARD.md"
     args = [
         "--params", REPO_ROOT / "params.yaml",
         "--winner", tmp_path / "winner.json",
@@ -140,6 +154,10 @@ def test_export_writes_the_model_it_is_given_and_its_card_beside_it(
         "--train", tmp_path / "train.csv",
         "--test", tmp_path / "test.csv",
         "--importance", tmp_path / "importance.csv",
+        "--backtest", tmp_path / "backtest.csv",
+        "--backtest-metrics", tmp_path / "backtest.json",
+        "--error-by-votes", tmp_path / "by_votes.csv",
+        "--readable-card", readable,
     ]  # fmt: skip
 
     old = run_stage("export", *args, "--models-dir", tmp_path / "out")
@@ -147,7 +165,9 @@ def test_export_writes_the_model_it_is_given_and_its_card_beside_it(
 
     result = run_stage("export", *args, "--model", model)
     assert result.returncode == 0, result.stderr
-    assert sorted(path.name for path in model.parent.iterdir()) == sorted([CARD_FILE, model.name])
+    assert sorted(path.name for path in model.parent.iterdir()) == sorted(
+        [CARD_FILE, model.name, readable.name]
+    )
     fitted, card = load_model(model.parent)
     assert (card.name, card.artifact.path) == (model.stem, model.name)
     assert (card.feature_pipeline, card.model_family) == ("v1_original", "ridge")
@@ -156,5 +176,8 @@ def test_export_writes_the_model_it_is_given_and_its_card_beside_it(
     assert card.metrics["cv_rmse_mean"] == 0.8
     assert fitted.predict(test).shape == (len(test),)
     assert fitted[-1].alpha == 3.0
+    assert card.backtest is not None
+    assert (card.backtest.r2, card.backtest.baseline_rmse) == (0.1, 1.0)
+    assert card.artifact.sha256 in readable.read_text(encoding="utf-8")
     assert card.target == TARGET
     assert (tmp_path / "importance.csv").is_file()
