@@ -102,6 +102,7 @@ def project(tmp_path_factory) -> tuple[Project, str]:
     params["train"]["families"] = FAMILIES
     params["train"]["cv_folds"] = 2
     params["models"]["lightgbm"]["n_estimators"] = 30
+    params["backtest"]["cut_years"] = [2019]  # one cut: two refits, not twelve
     # Shrink whatever hyper-parameter search the project runs after the grid, if any.
     for key, small in {"n_trials": 2, "cv_folds": 2}.items():
         if key in params.get("tune", {}):
