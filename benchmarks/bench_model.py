@@ -13,6 +13,12 @@ best, not the mean: on a shared machine the other runs measure the neighbours), 
 seed pipeline's `predict` timed the same way; `big_batch_rows_per_s` is the test split 7 times.
 `serving_path` says whether the model is served on the fast path (its trees compiled;
 `tree_compile_seconds`: the compile; `load_seconds`: the whole `load`).
+
+Beside the plain rating, timed the same way: one movie with its interval
+(`predict_one_with_interval_p50_ms`: `score_many` + `intervals`, what /predict computes), one
+movie explained (`explain_one_p50_ms`: 32 variants rated as one batch), and the test split
+with intervals (`batch_with_intervals_rows_per_s`). `--skip-fit` keeps the report's previous
+`fit_seconds`.
 """
 
 import argparse
@@ -25,7 +31,7 @@ from statistics import quantiles
 
 import joblib
 import pandas as pd
-from report import best_seconds, merge_into_report
+from report import REPORT, best_seconds, merge_into_report
 from seed_pipeline import seed_pipeline
 
 from movie_rating.artifact import read_card
@@ -96,7 +102,18 @@ def predict_speed(
         one_row_p50_ms(lambda i: seed.predict(one_rows[i]), len(one_rows), repeats // 4)
         for _ in range(2)
     )
+    with_interval_p50 = min(
+        one_row_p50_ms(
+            lambda i: predictor.intervals(predictor.score_many([movies[i]])), len(movies), repeats
+        )
+        for _ in range(2)
+    )
+    explain_p50 = min(
+        one_row_p50_ms(lambda i: predictor.explain_many([movies[i]]), len(movies), repeats // 4)
+        for _ in range(2)
+    )
     batch_seconds = best_seconds(lambda: predictor.predict_many(test), batch)
+    interval_seconds = best_seconds(lambda: predictor.intervals(predictor.score_many(test)), batch)
     seed_batch_seconds = best_seconds(lambda: seed.predict(test), batch)
     big = pd.concat([test] * BIG_BATCH_COPIES, ignore_index=True)
     big_seconds = best_seconds(lambda: predictor.predict_many(big), batch)
@@ -111,10 +128,14 @@ def predict_speed(
         "seed_predict_one_p50_ms": seed_p50,
         "predict_one_speedup_vs_seed": round(seed_p50 / ours_p50, 1),
         "predict_one_samples": repeats,
+        "predict_one_with_interval_p50_ms": with_interval_p50,
+        "explain_one_p50_ms": explain_p50,
+        "explain_one_extra_ms": round(explain_p50 - ours_p50, 3),
         "batch_rows": len(test),
         "batch_rows_per_s": round(len(test) / batch_seconds),
         "seed_batch_rows_per_s": round(len(test) / seed_batch_seconds),
         "batch_speedup_vs_seed": round(seed_batch_seconds / batch_seconds, 2),
+        "batch_with_intervals_rows_per_s": round(len(test) / interval_seconds),
         "batch_repeats": batch,
         "big_batch_rows": len(big),
         "big_batch_rows_per_s": round(len(big) / big_seconds),
@@ -142,6 +163,9 @@ def main() -> None:
     print(json.dumps(results, indent=2))
     if not args.skip_fit:
         results["fit_seconds"] = fit_seconds_per_cell(params, args.train, args.features_dir)
+    elif REPORT.exists():
+        previous = json.loads(REPORT.read_text()).get("model", {})
+        results |= {"fit_seconds": previous["fit_seconds"]} if "fit_seconds" in previous else {}
     merge_into_report("model", results)
 
 

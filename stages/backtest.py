@@ -12,12 +12,14 @@ from movie_rating.backtest.temporal import (
     BacktestParams,
     Contender,
     backtest,
+    intervals_markdown,
     summary,
     to_markdown,
 )
 from movie_rating.cli import run_cli
 from movie_rating.data.split import read_movies
 from movie_rating.features.pipelines import build_feature_pipeline
+from movie_rating.intervals.conformal import IntervalParams
 from movie_rating.params import BaseParams, load_params, parse_section
 
 
@@ -36,6 +38,7 @@ def main() -> None:
     params = load_params(args.params)
     settings = parse_section(params, "backtest", BacktestParams)
     seed = parse_section(params, "base", BaseParams).seed
+    intervals = parse_section(params, "intervals", IntervalParams)
     winner = json.loads(args.winner.read_text(encoding="utf-8"))
     seed_design = settings.seed_design
     contenders = [
@@ -44,6 +47,7 @@ def main() -> None:
             build_feature_pipeline(winner["pipeline"], params["featurize"]),
             winner["family"],
             json.loads(args.winner_hyperparameters.read_text(encoding="utf-8")),
+            intervals,
         ),
         Contender(
             SEED_DESIGN,
@@ -60,7 +64,12 @@ def main() -> None:
     for path in (args.table, args.markdown, args.metrics):
         path.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.table, index=False, lineterminator="\n")
-    args.markdown.write_text(to_markdown(table, names, settings.min_votes), encoding="utf-8")
+    coverage = intervals_markdown(table, WINNER, intervals.level, settings.min_votes)
+    args.markdown.write_text(
+        f"{to_markdown(table, names, settings.min_votes)}\n"
+        f"Prediction intervals of the {WINNER}, per cut:\n\n{coverage}",
+        encoding="utf-8",
+    )
     args.metrics.write_text(json.dumps(summary(table, WINNER), indent=2) + "\n", encoding="utf-8")
 
 

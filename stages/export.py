@@ -12,7 +12,16 @@ from movie_rating.backtest.temporal import WINNER, BacktestParams, card_entry
 from movie_rating.cli import run_cli
 from movie_rating.data.schema import TARGET
 from movie_rating.data.split import read_movies, write_movies
-from movie_rating.models.export import Winner, card_fields, feature_importance
+from movie_rating.evaluation.error_analysis import vote_bucket
+from movie_rating.evaluation.metrics import DIGITS
+from movie_rating.intervals.conformal import IntervalParams, point_pipeline, with_intervals
+from movie_rating.intervals.scores import SCORES, card_section, test_intervals
+from movie_rating.models.export import (
+    Winner,
+    card_fields,
+    explanation_baseline,
+    feature_importance,
+)
 from movie_rating.models.families import build_model
 from movie_rating.models.training import full_pipeline
 from movie_rating.params import BaseParams, IngestParams, load_params, parse_section
@@ -33,11 +42,14 @@ def main() -> None:
     parser.add_argument("--backtest-metrics", type=Path, required=True)
     parser.add_argument("--error-by-votes", type=Path, required=True)
     parser.add_argument("--readable-card", type=Path, required=True, help="MODEL_CARD.md")
+    parser.add_argument("--intervals-table", type=Path, required=True, help="CSV, by votes")
+    parser.add_argument("--intervals-metrics", type=Path, required=True)
     args = parser.parse_args()
 
     params = load_params(args.params)
     seed = parse_section(params, "base", BaseParams).seed
     backtest = parse_section(params, "backtest", BacktestParams)
+    intervals = parse_section(params, "intervals", IntervalParams)
     chosen = json.loads(args.winner.read_text(encoding="utf-8"))
     winner = Winner(
         pipeline=chosen["pipeline"],
@@ -49,26 +61,41 @@ def main() -> None:
     train = read_movies(args.train)
     estimator = full_pipeline(
         joblib.load(args.features_dir / f"{winner.pipeline}.joblib"),
-        build_model(winner.family, winner.hyperparameters, seed),
+        with_intervals(build_model(winner.family, winner.hyperparameters, seed), intervals, seed),
     ).fit(train, train[TARGET].to_numpy())
 
+    test = read_movies(args.test)
     fields = card_fields(
         winner=winner,
-        test=read_movies(args.test),
+        test=test,
         estimator=estimator,
         train_path=args.train,
         train_rows=len(train),
     )
     summary = json.loads(args.backtest_metrics.read_text(encoding="utf-8"))
     fields["backtest"] = card_entry(summary, WINNER, backtest.cut_years)
+    by_cut = pd.read_csv(args.backtest)
+    coverage = test_intervals(
+        estimator, test, intervals.level, vote_bucket(test, backtest.min_votes)
+    )
+    fields["intervals"] = card_section(
+        coverage, intervals, round(float(by_cut[f"{WINNER}_all_coverage"].mean()), DIGITS)
+    )
+    fields["explanation_baseline"] = explanation_baseline(train)
     card = save_model(estimator, args.model, fields)
-    write_movies(feature_importance(estimator), args.importance)
+    write_movies(feature_importance(point_pipeline(estimator)), args.importance)
+    write_movies(coverage, args.intervals_table)
+    args.intervals_metrics.write_text(
+        json.dumps({"test": {m: fields["intervals"]["test"][m] for m in SCORES}}, indent=2) + "\n",
+        encoding="utf-8",
+    )
     ingest = parse_section(params, "ingest", IngestParams)
     readable = render_model_card(
         card,
         Provenance(ingest.source_url, ingest.sha256),
-        pd.read_csv(args.backtest),
+        by_cut,
         pd.read_csv(args.error_by_votes, dtype={"votes": str}),
+        coverage,
         backtest.min_votes,
     )
     args.readable_card.write_text(readable, encoding="utf-8")

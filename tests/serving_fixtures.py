@@ -14,7 +14,9 @@ import pandas as pd
 from movie_rating.artifact import read_card, save_model
 from movie_rating.data.schema import INPUT_FEATURES, TARGET
 from movie_rating.features.pipelines import build_feature_pipeline
-from movie_rating.models.export import Winner, card_fields
+from movie_rating.intervals.conformal import ConformalRegressor, IntervalParams
+from movie_rating.intervals.scores import card_section, test_intervals
+from movie_rating.models.export import Winner, card_fields, explanation_baseline
 from movie_rating.models.families import build_model
 from movie_rating.models.training import full_pipeline
 from movie_rating.serving.schemas import MovieInput
@@ -90,12 +92,12 @@ def synthetic_movies(n: int = 60, seed: int = 0) -> pd.DataFrame:
 def fit_tiny_pipeline(
     family: str = "ridge", hyperparams: dict[str, Any] | None = None, target_scale: float = 1.0
 ):
-    """The production pipeline fitted on 60 rows; `target_scale` stretches the target around
-    5 so that predictions overshoot 0-10 (to test clipping)."""
+    """The production pipeline, with its intervals, fitted on 60 rows; `target_scale`
+    stretches the target around 5 so that predictions overshoot 0-10 (to test clipping)."""
     train = synthetic_movies(60, seed=1)
     estimator = full_pipeline(
         build_feature_pipeline("v1_original", FEATURIZE_PARAMS),
-        build_model(family, hyperparams or {}, 42),
+        ConformalRegressor(build_model(family, hyperparams or {}, 42), random_state=42),
     )
     target = 5.0 + (train[TARGET].to_numpy() - 5.0) * target_scale
     return estimator.fit(train, target)
@@ -109,6 +111,7 @@ def write_model_dir(
     estimator = fit_tiny_pipeline(family, hyperparams, target_scale)
     train_path = models_dir / "train.csv"
     synthetic_movies(60, seed=1).to_csv(train_path, index=False)
+    test = synthetic_movies(30, seed=2)
     fields = card_fields(
         winner=Winner(
             pipeline="v1_original",
@@ -116,13 +119,18 @@ def write_model_dir(
             hyperparameters=hyperparams,
             cv_metrics={"cv_rmse_mean": 0.5, "cv_rmse_std": 0.1, "cv_r2_mean": 0.3},
         ),
-        test=synthetic_movies(30, seed=2),
+        test=test,
         estimator=estimator,
         train_path=train_path,
         train_rows=60,
     )
     # what the backtest stage would add (synthetic numbers for a synthetic model)
     fields["backtest"] = {"cut_years": [2019, 2020], "rmse": 0.9, "r2": 0.15, "baseline_rmse": 1.0}
+    intervals = IntervalParams(level=0.8, folds=5, min_difficulty=0.1)
+    everyone = pd.Series(["all"] * len(test))
+    coverage = test_intervals(estimator, test, intervals.level, everyone)
+    fields["intervals"] = card_section(coverage, intervals, backtest_coverage=0.75)
+    fields["explanation_baseline"] = explanation_baseline(synthetic_movies(60, seed=1))
     save_model(estimator, models_dir / f"{MODEL_NAME}.joblib", fields)
     return models_dir
 

@@ -54,6 +54,36 @@ class Backtest(_Section):
     baseline_rmse: float  # the training mean's, for scale
 
 
+class IntervalScores(_Section):
+    coverage: float  # share of the films whose rating fell inside their interval
+    mean_width: float
+    winkler: float  # mean interval (Winkler) score: the width, plus misses' distance x 2/(1-L)
+
+
+class Intervals(_Section):
+    """The prediction intervals (movie_rating.intervals): normalised conformal, calibrated on
+    out-of-fold residuals; scored on the test split at the default level, beside one width
+    for all, and on the temporal backtest (mean over the cut years)."""
+
+    method: str
+    level: float  # the default; a client may ask for another
+    folds: int
+    test: IntervalScores
+    test_constant_width: IntervalScores
+    backtest_coverage: float | None = None
+
+
+class ExplanationBaseline(_Section):
+    """The movie every explanation starts from: nothing known of its title, overview or
+    genre, released in the training data's most common language on its median date."""
+
+    title: str
+    overview: str
+    genre: str
+    original_language: str
+    release_date: str
+
+
 class ModelCard(_Section):
     """What the exported model is, how it was chosen and how well it does."""
 
@@ -70,6 +100,8 @@ class ModelCard(_Section):
     libraries: dict[str, str]
     created_at: str
     backtest: Backtest | None = None  # cards exported before the backtest existed have none
+    intervals: Intervals | None = None  # nor, before they existed, intervals
+    explanation_baseline: ExplanationBaseline | None = None
 
 
 def card_path(models_dir: Path) -> Path:

@@ -86,6 +86,15 @@ def test_model_card_endpoint(client, server, local_predictor):
     assert body["trained_at"] == card["created_at"]
     assert body["metrics"]["test_rmse"] == card["metrics"]["test_rmse"]
     assert body["backtest"] == card["backtest"] and body["backtest"]["cut_years"]
+    intervals = card["intervals"]
+    assert body["intervals"] == {
+        "method": intervals["method"],
+        "default_level": intervals["level"],
+        "test_coverage": intervals["test"]["coverage"],
+        "test_mean_width": intervals["test"]["mean_width"],
+        "backtest_coverage": intervals["backtest_coverage"],
+    }
+    assert body["explanation_baseline"] == card["explanation_baseline"]
     assert body["stage"] == "prod"
     assert body["name"] == card["name"]
     assert body["serving_path"] == local_predictor.path == "fallback"
@@ -98,12 +107,65 @@ def test_predict_returns_the_models_rating(client, local_predictor):
     assert response.status_code == 200
     assert_clean(response)
     body = response.json()
-    assert set(body) == {"title", "predicted_rating", "model_version"}
+    assert set(body) == {"title", "predicted_rating", "model_version", "interval"}
     assert body["title"] == MOVIE["title"]
     assert body["model_version"] == local_predictor.version
-    assert body["predicted_rating"] == pytest.approx(
-        local_predictor.predict_one(MovieInput.model_validate(MOVIE)), abs=1e-9
+    movie = MovieInput.model_validate(MOVIE)
+    assert body["predicted_rating"] == pytest.approx(local_predictor.predict_one(movie), abs=1e-9)
+    expected = local_predictor.intervals(local_predictor.score_many([movie]))[0]
+    assert body["interval"]["level"] == 0.8  # the card's default
+    assert [body["interval"]["low"], body["interval"]["high"]] == pytest.approx(expected)
+    assert body["interval"]["low"] <= body["predicted_rating"] <= body["interval"]["high"]
+
+
+def test_a_higher_level_widens_the_interval_and_explain_adds_up(client, local_predictor):
+    narrow = client.post("/predict", json=MOVIE).json()["interval"]
+    response = client.post("/predict", params={"level": 0.95, "explain": "true"}, json=MOVIE)
+    assert response.status_code == 200
+    body = response.json()
+    wide = body["interval"]
+    assert wide["level"] == 0.95
+    assert wide["low"] <= narrow["low"] and wide["high"] >= narrow["high"]
+    assert wide["high"] - wide["low"] > narrow["high"] - narrow["low"]
+    explanation = body["explanation"]
+    assert set(explanation["contributions"]) == set(MOVIE)
+    total = explanation["baseline"] + sum(explanation["contributions"].values())
+    assert total == pytest.approx(body["predicted_rating"], abs=1e-6)
+    assert explanation["baseline"] == pytest.approx(
+        local_predictor.explain_many([MovieInput.model_validate(MOVIE)]).baseline, abs=1e-9
     )
+
+
+def test_batch_results_carry_intervals_and_explanations(client, local_predictor):
+    frame = synthetic_movies(4, seed=12)
+    movies = [m.model_dump(mode="json") for m in movie_inputs(frame)]
+    response = client.post("/predict/batch", params={"explain": True}, json={"movies": movies})
+    assert response.status_code == 200
+    results = response.json()["results"]
+    scored = local_predictor.score_many(movie_inputs(frame))
+    bounds = local_predictor.intervals(scored)
+    for result, rating, (low, high) in zip(results, scored.ratings, bounds, strict=True):
+        assert result["interval"] == pytest.approx({"low": low, "high": high, "level": 0.8})
+        parts = result["explanation"]["contributions"].values()
+        assert result["explanation"]["baseline"] + sum(parts) == pytest.approx(rating, abs=1e-6)
+    plain = client.post("/predict/batch", json={"movies": movies}).json()["results"]
+    assert all("explanation" not in result for result in plain)
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"level": 1.5}, "level"),
+        ({"level": 0.2}, "level"),
+        ({"level": "high"}, "level"),
+        ({"explain": "maybe"}, "explain"),
+    ],
+)
+@pytest.mark.parametrize("route", ["/predict", "/predict/batch"])
+def test_an_invalid_level_or_explain_is_a_422_naming_it(client, route, query, field):
+    body = MOVIE if route == "/predict" else {"movies": [MOVIE]}
+    response = client.post(route, params=query, json=body)
+    assert error_fields(response) == {f"query.{field}"}
 
 
 def test_batch_preserves_request_order(client, local_predictor):

@@ -97,7 +97,9 @@ def test_single_movie_prints_its_rating(e2e_models_dir, tmp_path, command):
         original_language="en",
         release_date="2023-07-21",
     )
-    assert float(result.stdout.strip()) == pytest.approx(predictor.predict_one(movie), abs=1e-4)
+    assert float(result.stdout.splitlines()[0]) == pytest.approx(
+        predictor.predict_one(movie), abs=1e-4
+    )
 
 
 def test_errors_are_one_line_without_traceback(e2e_models_dir, tmp_path):
@@ -130,4 +132,42 @@ def test_require_fast_path_fails_unless_the_trees_are_compiled(
     predictor = ProductionPredictor(lightgbm_models_dir).load()
     assert predictor.path == "compiled"
     movie = MovieInput(title="X", original_language="en", release_date="2020-01-01")
-    assert float(fast.stdout.strip()) == pytest.approx(predictor.predict_one(movie), abs=1e-4)
+    assert float(fast.stdout.splitlines()[0]) == pytest.approx(
+        predictor.predict_one(movie), abs=1e-4
+    )
+
+
+def test_intervals_and_explanations_one_movie_and_in_a_csv(e2e_models_dir, tmp_path):
+    movie = ["--title", "Oppenheimer", "--original-language", "en", "--release-date", "2023-07-21"]
+    one = run_cli(
+        "--models-dir", e2e_models_dir, *movie, "--level", "0.9", "--explain", cwd=tmp_path
+    )
+    assert one.returncode == 0, one.stderr
+    rating, interval, baseline, *parts = one.stdout.splitlines()
+    low, high = (float(word) for word in interval.removeprefix("90% interval: ").split(" to "))
+    assert low <= float(rating) <= high
+    contributions = {line.split(":")[0].strip(): float(line.split(":")[1]) for line in parts}
+    assert set(contributions) == set(HEADER[1:])
+    total = float(baseline.removeprefix("baseline movie: ")) + sum(contributions.values())
+    assert total == pytest.approx(float(rating), abs=1e-3)  # (printed to 4 decimals)
+
+    source, out = tmp_path / "in.csv", tmp_path / "rated.csv"
+    with source.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([HEADER, *ROWS])
+    rated = run_cli("--models-dir", e2e_models_dir, "--csv", source, "--out", out, "--explain",
+                    cwd=tmp_path)  # fmt: skip
+    assert rated.returncode == 3, rated.stderr
+    with out.open(newline="", encoding="utf-8") as handle:
+        written = list(csv.DictReader(handle))
+    for row in written:
+        if row["error"]:
+            assert row["interval_low"] == row["contribution_title"] == ""
+            continue
+        assert float(row["interval_low"]) <= float(row["predicted_rating"])
+        assert float(row["predicted_rating"]) <= float(row["interval_high"])
+        parts = [float(row[f"contribution_{field}"]) for field in HEADER[1:]]
+        total = float(row["explanation_baseline"]) + sum(parts)
+        assert total == pytest.approx(float(row["predicted_rating"]), abs=1e-3)
+
+    bad = run_cli("--models-dir", e2e_models_dir, *movie, "--level", "1.5", cwd=tmp_path)
+    assert bad.returncode == 2 and "--level" in bad.stderr and "Traceback" not in bad.stderr

@@ -138,6 +138,8 @@ def test_export_writes_the_model_it_is_given_and_its_card_beside_it(
             cut |= {
                 f"{name}_{subset}_{m}": v for m, v in (("rmse", 0.9), ("r2", 0.1), ("bias", -0.2))
             }
+    for subset in ("all", "rated"):
+        cut |= {f"winner_{subset}_coverage": 0.77, f"winner_{subset}_mean_width": 1.9}
     pd.DataFrame([cut]).to_csv(tmp_path / "backtest.csv", index=False)
     backtest = {"winner": {"rmse": 0.9, "r2": 0.1}, "baseline": {"rmse": 1.0}}
     (tmp_path / "backtest.json").write_text(json.dumps(backtest), encoding="utf-8")
@@ -158,6 +160,8 @@ def test_export_writes_the_model_it_is_given_and_its_card_beside_it(
         "--backtest-metrics", tmp_path / "backtest.json",
         "--error-by-votes", tmp_path / "by_votes.csv",
         "--readable-card", readable,
+        "--intervals-table", tmp_path / "intervals.csv",
+        "--intervals-metrics", tmp_path / "intervals.json",
     ]  # fmt: skip
 
     old = run_stage("export", *args, "--models-dir", tmp_path / "out")
@@ -175,7 +179,11 @@ def test_export_writes_the_model_it_is_given_and_its_card_beside_it(
     assert card.training_data.rows == len(train)
     assert card.metrics["cv_rmse_mean"] == 0.8
     assert fitted.predict(test).shape == (len(test),)
-    assert fitted[-1].alpha == 3.0
+    assert fitted[-1].estimator_.alpha == 3.0
+    assert card.intervals is not None and card.intervals.backtest_coverage == 0.77
+    coverage = json.loads((tmp_path / "intervals.json").read_text(encoding="utf-8"))
+    assert coverage["test"] == card.intervals.test.model_dump()
+    assert card.explanation_baseline is not None
     assert card.backtest is not None
     assert (card.backtest.r2, card.backtest.baseline_rmse) == (0.1, 1.0)
     assert card.artifact.sha256 in readable.read_text(encoding="utf-8")

@@ -4,6 +4,7 @@ import pytest
 
 from movie_rating.backtest.temporal import BacktestParams
 from movie_rating.features.pipelines import PIPELINES
+from movie_rating.intervals.conformal import IntervalParams
 from movie_rating.params import (
     BaseParams,
     CleanParams,
@@ -24,6 +25,7 @@ SECTIONS = {
     "train": TrainParams,
     "evaluate": EvaluateParams,
     "backtest": BacktestParams,
+    "intervals": IntervalParams,
 }
 # Sections parsed elsewhere: by each feature pipeline's and model family's own params model,
 # and by the tune stage's (`movie_rating.tuning.space.TuneParams`).

@@ -6,6 +6,8 @@ clean film (train and test split alike) released before Y and scores every film 
 Y or later, on all of them and on the films with at least `min_votes` votes (few votes make
 a noisy rating). The contenders: the winner with its chosen hyper-parameters, the seed
 design (`seed_design` in params.yaml), and the training mean, the floor any model must beat.
+A contender with interval settings (the winner) is fitted with its prediction intervals, and
+their coverage and mean width at the default level are reported per cut.
 """
 
 from dataclasses import dataclass
@@ -19,6 +21,8 @@ from sklearn.pipeline import Pipeline
 
 from movie_rating.data.schema import TARGET, VOTE_COUNT, clip_ratings
 from movie_rating.evaluation.metrics import DIGITS, regression_metrics
+from movie_rating.intervals.conformal import IntervalParams, with_intervals
+from movie_rating.intervals.scores import interval_scores
 from movie_rating.models.families import build_model
 from movie_rating.models.training import full_pipeline
 from movie_rating.params import StrictParams
@@ -49,6 +53,7 @@ class Contender:
     features: Pipeline
     family: str
     hyperparameters: dict[str, Any]
+    intervals: IntervalParams | None = None  # None: point predictions only
 
 
 def release_year(movies: pd.DataFrame) -> pd.Series:
@@ -69,21 +74,29 @@ def scores(actual: ArrayLike, predicted: ArrayLike) -> dict[str, float]:
 
 def predict_after_cut(
     contender: Contender | None, before: pd.DataFrame, after: pd.DataFrame, seed: int
-) -> np.ndarray:
-    """`contender` fitted on `before`, predicting `after`; None is the training mean."""
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """`contender` fitted on `before`, predicting `after`, and its interval bounds at the
+    default level (None without interval settings); None is the training mean."""
     if contender is None:
-        return np.full(len(after), before[TARGET].mean())
-    estimator = full_pipeline(
-        contender.features, build_model(contender.family, contender.hyperparameters, seed)
-    ).fit(before, before[TARGET].to_numpy())
-    return clip_ratings(estimator.predict(after))
+        return np.full(len(after), before[TARGET].mean()), None
+    model = build_model(contender.family, contender.hyperparameters, seed)
+    if contender.intervals is None:
+        estimator = full_pipeline(contender.features, model)
+        return clip_ratings(estimator.fit(before, before[TARGET].to_numpy()).predict(after)), None
+    wrapped = with_intervals(model, contender.intervals, seed)
+    estimator = full_pipeline(contender.features, wrapped).fit(before, before[TARGET].to_numpy())
+    features = estimator[:-1].transform(after)
+    predicted = clip_ratings(wrapped.predict(features))
+    raw_difficulty = wrapped.difficulty_.predict(features)
+    return predicted, wrapped.bounds(predicted, raw_difficulty, contender.intervals.level)
 
 
 def backtest(
     movies: pd.DataFrame, contenders: list[Contender], params: BacktestParams, seed: int
 ) -> pd.DataFrame:
     """One row per cut year: how many films each side of it, and for every contender and
-    subset (`all`, `rated`) its `<contender>_<subset>_<metric>` columns."""
+    subset (`all`, `rated`) its `<contender>_<subset>_<metric>` columns (with intervals, also
+    `coverage` and `mean_width`)."""
     years = release_year(movies)
     rows = []
     for cut in params.cut_years:
@@ -97,11 +110,16 @@ def backtest(
         }
         named: list[tuple[str, Contender | None]] = [(c.name, c) for c in contenders]
         for name, contender in [*named, (BASELINE, None)]:
-            predicted = predict_after_cut(contender, before, after, seed)
+            predicted, bounds = predict_after_cut(contender, before, after, seed)
+            intervals = contender.intervals if contender is not None else None
             actual = after[TARGET].to_numpy()
             for subset, mask in ((ALL, np.ones(len(after), bool)), (RATED, rated)):
                 for metric, value in scores(actual[mask], predicted[mask]).items():
                     row[f"{name}_{subset}_{metric}"] = value
+                if bounds is not None and intervals is not None:
+                    covered = interval_scores(actual[mask], bounds[mask], intervals.level)
+                    for metric in ("coverage", "mean_width"):
+                        row[f"{name}_{subset}_{metric}"] = covered[metric]
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -141,4 +159,19 @@ def to_markdown(table: pd.DataFrame, names: list[str], min_votes: int) -> str:
             for name in contenders:
                 cells += [f"{row[f'{name}_{subset}_{m}']:.3f}" for m in ("rmse", "r2", "bias")]
             lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def intervals_markdown(table: pd.DataFrame, name: str, level: float, min_votes: int) -> str:
+    """Per cut: how often contender `name`'s intervals held the later films' ratings, and
+    their mean width, on all later films and on the rated."""
+    lines = [
+        f"| films released in or after | films | coverage (nominal {level:.0%}) | mean width |",
+        "|---:|---:|---:|---:|",
+    ]
+    for row in table.to_dict("records"):
+        for subset in (ALL, RATED):
+            label = f"{row['cut_year']}" + ("" if subset == ALL else f", ≥ {min_votes} votes")
+            coverage, width = (row[f"{name}_{subset}_{m}"] for m in ("coverage", "mean_width"))
+            lines.append(f"| {label} | {row[f'{subset}_films']} | {coverage:.3f} | {width:.2f} |")
     return "\n".join(lines) + "\n"

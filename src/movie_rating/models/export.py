@@ -61,6 +61,19 @@ def feature_importance(estimator: Pipeline, top: int = 25) -> pd.DataFrame:
     return table.sort_values(["importance", "feature"], ascending=[False, True]).head(top)
 
 
+def explanation_baseline(train: pd.DataFrame) -> dict[str, str]:
+    """The movie explanations start from (artifact.ExplanationBaseline): no title, overview
+    or genre; the training films' most common language and median release date."""
+    dates = pd.to_datetime(train["release_date"], format="%Y-%m-%d").sort_values()
+    return {
+        "title": "",
+        "overview": "",
+        "genre": "",
+        "original_language": str(train["original_language"].mode().iloc[0]),
+        "release_date": dates.iloc[(len(dates) - 1) // 2].date().isoformat(),
+    }
+
+
 def card_fields(
     *, winner: Winner, test: pd.DataFrame, estimator: Pipeline, train_path: Path, train_rows: int
 ) -> dict[str, Any]:

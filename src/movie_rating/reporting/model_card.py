@@ -3,9 +3,10 @@
 Laid out like a Hugging Face model card (YAML metadata, then intended and out-of-scope use,
 data and provenance, evaluation, limitations, how to reproduce). Every number comes from a
 committed pipeline output: the JSON card (`model_card.json`: the random split), the temporal
-backtest table (`reports/backtest.csv`) and the test error by vote count
-(`reports/plots/error_by_vote_count.csv`), so the two cards cannot disagree and a pull request
-shows the change in both.
+backtest table (`reports/backtest.csv`), the test error by vote count
+(`reports/plots/error_by_vote_count.csv`) and the intervals' coverage by vote count
+(`reports/intervals.csv`), so the two cards cannot disagree and a pull request shows the
+change in both.
 """
 
 from dataclasses import dataclass
@@ -64,6 +65,45 @@ def _votes_table(by_votes: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _intervals_table(coverage: pd.DataFrame) -> str:
+    lines = [
+        "| votes (test films) | films | coverage | mean width | interval score "
+        "| one width for all: coverage | width | interval score |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in coverage.to_dict("records"):
+        cells = [str(row["films"]), str(row["count"])]
+        for kind in ("adaptive", "constant_width"):
+            cells += [
+                f"{row[f'{kind}_coverage']:.1%}",
+                f"{row[f'{kind}_mean_width']:.2f}",
+                f"{row[f'{kind}_winkler']:.3f}",
+            ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _intervals_section(card: ModelCard, coverage: pd.DataFrame, backtest: pd.DataFrame) -> str:
+    intervals = card.intervals
+    if intervals is None:
+        return "Not recorded for this model."
+    by_cut = ", ".join(
+        f"{row['cut_year']}: {row['winner_all_coverage']:.0%}"
+        for row in backtest.to_dict("records")
+    )
+    level = f"{intervals.level:.0%}"
+    return f"""Every prediction comes with an interval, at level {level} unless a client asks for
+another: {intervals.method}, on {intervals.folds} folds. Its width follows how
+hard the film looks, so the interval score (width, plus 2 / (1 - level) times any miss; lower
+is better) is compared with one width for all.
+
+{_intervals_table(coverage)}
+
+On films released after each backtest cut year, the share of ratings inside their interval:
+{by_cut} (nominal {level}). Films with few votes fall outside far more often:
+their rating is a handful of opinions."""
+
+
 def _direction(biases: pd.Series) -> str:
     if (biases < 0).all():
         return "under-predicts after every cut"
@@ -77,6 +117,7 @@ def render_model_card(
     provenance: Provenance,
     backtest: pd.DataFrame,
     by_votes: pd.DataFrame,
+    coverage: pd.DataFrame,
     min_votes: int,
 ) -> str:
     """The Markdown card of the exported model."""
@@ -144,7 +185,7 @@ mean R² over {first}-{last} is {mean["winner_all_r2"]:.3f} (random split: \
 
 ### Prediction intervals
 
-Not yet: a prediction is one number, with no interval.
+{_intervals_section(card, coverage, backtest)}
 
 ## Limitations
 

@@ -14,9 +14,9 @@ fallback path, where a batch takes milliseconds, it is rated in the threadpool.
 import asyncio
 from typing import Protocol
 
-import numpy as np
 from fastapi.concurrency import run_in_threadpool
 
+from movie_rating.serving.predict import Scored
 from movie_rating.serving.schemas import MovieInput
 
 
@@ -24,19 +24,20 @@ class Rater(Protocol):
     @property
     def path(self) -> str: ...
 
-    def predict_many(self, movies: list[MovieInput]) -> np.ndarray: ...
+    def score_many(self, movies: list[MovieInput]) -> Scored: ...
 
 
 class MovieBatcher:
-    """Rates movies of concurrent requests in batches; `rate(movie)` is one request's share."""
+    """Rates movies of concurrent requests in batches; `rate(movie)` is one request's share:
+    its rating and difficulty (what its interval is made of)."""
 
     def __init__(self, predictor: Rater, max_batch: int) -> None:
         self.predictor = predictor
         self.max_batch = max_batch
-        self._waiting: list[tuple[MovieInput, asyncio.Future[float]]] = []
+        self._waiting: list[tuple[MovieInput, asyncio.Future[tuple[float, float]]]] = []
         self._rating: asyncio.Task[None] | None = None
 
-    async def rate(self, movie: MovieInput) -> float:
+    async def rate(self, movie: MovieInput) -> tuple[float, float]:
         future = asyncio.get_running_loop().create_future()
         self._waiting.append((movie, future))
         if self._rating is None or self._rating.done():
@@ -50,15 +51,16 @@ class MovieBatcher:
             movies = [movie for movie, _ in batch]
             try:
                 if self.predictor.path == "compiled":
-                    ratings = self.predictor.predict_many(movies)
+                    scored = self.predictor.score_many(movies)
                 else:
-                    ratings = await run_in_threadpool(self.predictor.predict_many, movies)
+                    scored = await run_in_threadpool(self.predictor.score_many, movies)
             except Exception as error:  # each request raises it, as if rated alone
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(error)
                 continue
-            for (_, future), rating in zip(batch, ratings.tolist(), strict=True):
+            results = zip(scored.ratings.tolist(), scored.difficulty.tolist(), strict=True)
+            for (_, future), (rating, difficulty) in zip(batch, results, strict=True):
                 if not future.done():  # (a request whose client has gone)
-                    future.set_result(float(rating))
+                    future.set_result((float(rating), float(difficulty)))
             await asyncio.sleep(0)  # let the requests that came meanwhile join the next batch

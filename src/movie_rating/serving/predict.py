@@ -6,6 +6,10 @@ code compiled at load (`compiled_trees`, checked bit for bit against the booster
 fast path. Where they do not compile (or the model is another family) the model's own
 `predict` serves, at a fraction of the speed: `path` and `path_reason` say so, and the service
 shows them (/model, /ready) and counts those predictions.
+
+The artifact's model is a conformal regressor (`movie_rating.intervals`, unpickled, used
+through its fitted parts): the point model, a difficulty model run on the same features (its
+trees compiled too) and the calibration that turns a difficulty into an interval at any level.
 """
 
 import itertools
@@ -27,6 +31,7 @@ from movie_rating.artifact import ModelCard, ModelIntegrityError, load_model
 from movie_rating.data.schema import INPUT_FEATURES, clip_ratings
 from movie_rating.errors import MovieRatingError
 from movie_rating.serving.compiled_trees import CompiledForest, NotCompilable, compile_lightgbm
+from movie_rating.serving.explain import Explanations, explain
 from movie_rating.serving.schemas import MovieInput, ServingPath
 from movie_rating.serving.threads import ThreadPool
 
@@ -42,7 +47,8 @@ _PART_ROWS: Final = 1024
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """What `load` found: the feature steps, the model and how it predicts."""
+    """What `load` found: the feature steps, the model and how it predicts, the difficulty
+    model (compiled if it can be) and the calibrated intervals."""
 
     card: ModelCard
     steps: list[Any]
@@ -50,6 +56,18 @@ class LoadedModel:
     forest: CompiledForest | None
     path: ServingPath
     path_reason: str | None
+    difficulty: Any
+    difficulty_forest: CompiledForest | None
+    calibration: Any  # the fitted ConformalRegressor: its `bounds(predicted, raw, level)`
+    default_level: float
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Ratings (clipped to 0-10) and the difficulty model's raw output, row for row."""
+
+    ratings: np.ndarray
+    difficulty: np.ndarray
 
 
 def _cores() -> int:
@@ -110,49 +128,114 @@ class ProductionPredictor:
         pipeline, card = load_model(self.models_dir)
         if not isinstance(pipeline, Pipeline):
             raise ModelIntegrityError(f"the artifact holds a {type(pipeline).__name__}")
-        *steps, model = _flat_steps(pipeline)
-        if "n_jobs" in model.get_params():
-            # Requests already run in parallel; threads inside one prediction only add latency.
-            model.set_params(n_jobs=1)
+        *steps, calibration = _flat_steps(pipeline)
+        if card.explanation_baseline is None:
+            raise ModelIntegrityError(
+                "the model card has no explanation baseline: export it again (`dvc repro export`)"
+            )
+        if card.intervals is None or not all(
+            hasattr(calibration, part) for part in ("estimator_", "difficulty_", "bounds")
+        ):
+            raise ModelIntegrityError(
+                "the artifact has no prediction intervals: export it again (`dvc repro export`)"
+            )
+        model, difficulty = calibration.estimator_, calibration.difficulty_
+        for part in (model, difficulty):
+            if "n_jobs" in part.get_params():
+                # Requests already run in parallel; threads inside one call only add latency.
+                part.set_params(n_jobs=1)
         forest, reason = compile_model(model)
+        difficulty_forest, difficulty_reason = compile_model(difficulty)
+        if forest is not None and difficulty_forest is None:
+            forest, reason = None, f"intervals: {difficulty_reason}"
         path: ServingPath = "compiled" if forest is not None else "fallback"
-        self._loaded = LoadedModel(card, steps, model, forest, path, reason)
+        self._loaded = LoadedModel(
+            card,
+            steps,
+            model,
+            forest,
+            path,
+            reason,
+            difficulty,
+            difficulty_forest,
+            calibration,
+            card.intervals.level,
+        )
         logger.info(
             "model loaded",
             extra={"version": card.version, "serving_path": path, "path_reason": reason},
         )
         return self
 
-    def predict_many(self, movies: Sequence[MovieInput] | pd.DataFrame) -> np.ndarray:
-        """Ratings for a DataFrame with the input columns, or for validated movies. Every
-        rating depends on its own movie alone, so cutting a batch into parts changes none."""
-        columns = _input_columns(movies)
-        rows = len(columns[INPUT_FEATURES[0]])
-        parts = min(self.cores, rows // _PART_ROWS)
-        if parts <= 1:
-            return self._predict(columns, threads=None)
-        bounds = np.linspace(0, rows, parts + 1).round().astype(int).tolist()
-        pieces = [{k: v[a:b] for k, v in columns.items()} for a, b in itertools.pairwise(bounds)]
-        return np.concatenate(self._pool.map(self._predict, pieces, [1] * parts))
+    @property
+    def default_level(self) -> float:
+        """The interval level when a caller names none (the model card's)."""
+        return self.loaded.default_level
 
-    def _predict(self, columns: Mapping[str, np.ndarray], threads: int | None) -> np.ndarray:
-        loaded = self.loaded
-        if len(columns[INPUT_FEATURES[0]]) == 0:
-            return np.empty(0, dtype=np.float64)
-        X: Any = columns
-        for step in loaded.steps:
-            X = step.transform(X)
-        if loaded.forest is not None:
-            dense = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64)
-            if threads is None and dense.shape[0] < _THREADED_ROWS:
-                threads = 1
-            return clip_ratings(loaded.forest.predict(dense, threads))
-        # Inputs were validated: scikit-learn's per-call checks in the model only cost time.
-        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
-            return clip_ratings(loaded.model.predict(X))
+    def predict_many(self, movies: Sequence[MovieInput] | pd.DataFrame) -> np.ndarray:
+        """Ratings for a DataFrame with the input columns, or for validated movies."""
+        return self.score_columns(_input_columns(movies)).ratings
 
     def predict_one(self, movie: MovieInput) -> float:
         return float(self.predict_many([movie])[0])
+
+    def score_many(self, movies: Sequence[MovieInput] | pd.DataFrame) -> Scored:
+        """Ratings and difficulties; `intervals` turns them into bounds at any level."""
+        return self.score_columns(_input_columns(movies))
+
+    def intervals(self, scored: Scored, level: float | None = None) -> np.ndarray:
+        """(n, 2) bounds, within 0-10, at `level` (0-1; None: the card's default)."""
+        level = self.default_level if level is None else level
+        return self.loaded.calibration.bounds(scored.ratings, scored.difficulty, level)
+
+    def explain_many(self, movies: Sequence[MovieInput] | pd.DataFrame) -> Explanations:
+        """Each movie's rating as the baseline movie's plus one contribution per input field
+        (`explain`); the ratings are the ones `predict_many` gives."""
+        baseline = self.card.explanation_baseline
+        if baseline is None:  # (load refuses such a card)
+            raise ModelIntegrityError("the model card has no explanation baseline")
+        return explain(
+            lambda columns: self.score_columns(columns).ratings,
+            _input_columns(movies),
+            baseline.model_dump(),
+        )
+
+    def score_columns(self, columns: Mapping[str, np.ndarray]) -> Scored:
+        """`score_many` of input columns. Every rating depends on its own movie alone, so
+        cutting a batch into parts changes none."""
+        rows = len(columns[INPUT_FEATURES[0]])
+        parts = min(self.cores, rows // _PART_ROWS)
+        if parts <= 1:
+            return self._score(columns, threads=None)
+        bounds = np.linspace(0, rows, parts + 1).round().astype(int).tolist()
+        pieces = [{k: v[a:b] for k, v in columns.items()} for a, b in itertools.pairwise(bounds)]
+        scored = self._pool.map(self._score, pieces, [1] * parts)
+        return Scored(
+            np.concatenate([part.ratings for part in scored]),
+            np.concatenate([part.difficulty for part in scored]),
+        )
+
+    def _score(self, columns: Mapping[str, np.ndarray], threads: int | None) -> Scored:
+        loaded = self.loaded
+        if len(columns[INPUT_FEATURES[0]]) == 0:
+            return Scored(np.empty(0, dtype=np.float64), np.empty(0, dtype=np.float64))
+        X: Any = columns
+        for step in loaded.steps:
+            X = step.transform(X)
+        if loaded.forest is not None and loaded.difficulty_forest is not None:
+            dense = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64)
+            if threads is None and dense.shape[0] < _THREADED_ROWS:
+                threads = 1
+            return Scored(
+                clip_ratings(loaded.forest.predict(dense, threads)),
+                loaded.difficulty_forest.predict(dense, threads),
+            )
+        # Inputs were validated: scikit-learn's per-call checks in the model only cost time.
+        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            return Scored(
+                clip_ratings(loaded.model.predict(X)),
+                np.asarray(loaded.difficulty.predict(X), dtype=np.float64),
+            )
 
 
 def _flat_steps(pipeline: Pipeline) -> list[Any]:

@@ -114,10 +114,69 @@ class BatchRequest(BaseModel):
     movies: Annotated[list[MovieInput], Field(min_length=1)]
 
 
+MIN_LEVEL: Final = 0.5
+MAX_LEVEL: Final = 0.99
+
+
+class IntervalOut(BaseModel):
+    """Where the rating is expected to fall: on films like the test split, `level` of the
+    ratings fell inside their intervals (the model card reports how often, by vote count and
+    on films released after the training data)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"low": 5.9, "high": 7.7, "level": 0.8}]}
+    )
+
+    low: float = Field(ge=0.0, le=10.0)
+    high: float = Field(ge=0.0, le=10.0)
+    level: float = Field(ge=MIN_LEVEL, le=MAX_LEVEL, description="Nominal coverage, e.g. 0.8.")
+
+
+class Contributions(BaseModel):
+    """How far each input field moved the rating from the baseline's (rating points)."""
+
+    title: float
+    overview: float
+    genre: float
+    original_language: float
+    release_date: float
+
+
+class ExplanationOut(BaseModel):
+    """`baseline` + the sum of `contributions` = `predicted_rating` (within 1e-6). Each
+    contribution is the field's exact Shapley value over the five input fields, measured from
+    the baseline movie that `GET /model` shows (no title, overview or genre; the training
+    films' most common language and median release date)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "baseline": 5.85,
+                    "contributions": {
+                        "title": 0.12,
+                        "overview": 0.41,
+                        "genre": 0.33,
+                        "original_language": 0.0,
+                        "release_date": 0.15,
+                    },
+                }
+            ]
+        }
+    )
+
+    baseline: float = Field(description="The baseline movie's rating.")
+    contributions: Contributions
+
+
 class PredictionOut(BaseModel):
     title: str
     predicted_rating: float = Field(ge=0.0, le=10.0, description="TMDB vote average, 0-10.")
     model_version: str
+    interval: IntervalOut
+    explanation: ExplanationOut | None = Field(
+        default=None, description="Only with `explain=true`: which inputs moved the rating."
+    )
 
 
 class BatchPredictionOut(BaseModel):
@@ -163,6 +222,19 @@ class BacktestOut(BaseModel):
     baseline_rmse: float = Field(description="The same for the training mean, for scale.")
 
 
+class IntervalsOut(BaseModel):
+    """The prediction intervals of the model card (see docs/results.md)."""
+
+    method: str
+    default_level: float = Field(description="The level of `interval` when none is asked.")
+    test_coverage: float = Field(description="Share of test ratings inside their interval.")
+    test_mean_width: float
+    backtest_coverage: float | None = Field(
+        default=None,
+        description="The same on films released after each backtest cut, mean over the cuts.",
+    )
+
+
 class ModelOut(BaseModel):
     """The parts of the model card a client needs; the card on disk has more."""
 
@@ -176,6 +248,10 @@ class ModelOut(BaseModel):
         default=None,
         description="How the model did on films released after its training data; null for "
         "a model exported before the backtest existed.",
+    )
+    intervals: IntervalsOut
+    explanation_baseline: dict[str, str] = Field(
+        description="The movie every explanation starts from, as input fields."
     )
     trained_at: str
     sha256: str

@@ -45,6 +45,14 @@ def card() -> ModelCard:
             "artifact": {"path": "demo_model.joblib", "sha256": "e" * 64},
             "libraries": {"python": "3.11"},
             "created_at": "2026-01-01T00:00:00+00:00",
+            "intervals": {
+                "method": "normalised cross-conformal",
+                "level": 0.8,
+                "folds": 5,
+                "test": {"coverage": 0.79, "mean_width": 1.8, "winkler": 2.7},
+                "test_constant_width": {"coverage": 0.8, "mean_width": 1.8, "winkler": 2.8},
+                "backtest_coverage": 0.74,
+            },
         }
     )
 
@@ -57,6 +65,8 @@ def backtest() -> pd.DataFrame:
             for subset in ("all", "rated"):
                 row |= {f"{name}_{subset}_rmse": 0.9, f"{name}_{subset}_r2": r2}
                 row |= {f"{name}_{subset}_bias": -0.2}
+        for subset in ("all", "rated"):
+            row |= {f"winner_{subset}_coverage": 0.75, f"winner_{subset}_mean_width": 1.9}
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -65,8 +75,17 @@ def test_the_card_has_every_section_and_the_numbers_it_is_made_from():
     by_votes = pd.DataFrame(
         {"votes": ["0-9", "10+"], "movies": [5, 50], "rmse": [2.27, 0.7], "mae": [1.8, 0.5]}
     )
+    coverage = pd.DataFrame(
+        [
+            {"films": label, "count": count}
+            | {f"{kind}_coverage": c for kind, c in (("adaptive", cover), ("constant_width", 0.8))}
+            | {f"{kind}_mean_width": 1.8 for kind in ("adaptive", "constant_width")}
+            | {f"{kind}_winkler": 2.7 for kind in ("adaptive", "constant_width")}
+            for label, count, cover in (("all", 55, 0.79), ("<50", 5, 0.6))
+        ]
+    )
     text = render_model_card(card(), Provenance("https://x/y.csv", "d" * 64), backtest(),
-                             by_votes, min_votes=50)  # fmt: skip
+                             by_votes, coverage, min_votes=50)  # fmt: skip
 
     assert text.startswith("---\n") and "\n# demo_model\n" in text
     positions = [text.index(section) for section in SECTIONS]
@@ -78,6 +97,8 @@ def test_the_card_has_every_section_and_the_numbers_it_is_made_from():
     assert "mean R² is 40%\n  of the random split's" in text
     assert "model\n  under-predicts after every cut (bias -0.20 on average)" in text
     assert "https://x/y.csv" in text and "e" * 64 in text and "123 films" in text
+    assert "| <50 | 5 | 60.0% | 1.80 | 2.700 | 80.0% | 1.80 | 2.700 |" in text
+    assert "2019: 75%, 2021: 75% (nominal 80%)" in text
 
 
 def test_the_committed_card_matches_the_committed_json():

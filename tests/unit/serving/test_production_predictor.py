@@ -19,8 +19,15 @@ from serving_fixtures import (
     write_model_dir,
 )
 from sklearn.linear_model import Ridge
+from sklearn.pipeline import Pipeline
 
-from movie_rating.artifact import CARD_FILE, ModelCard, ModelIntegrityError, read_card
+from movie_rating.artifact import (
+    CARD_FILE,
+    ModelCard,
+    ModelIntegrityError,
+    read_card,
+    save_model,
+)
 from movie_rating.data.ingest import sha256_of
 from movie_rating.data.schema import INPUT_FEATURES
 from movie_rating.errors import MovieRatingError
@@ -254,3 +261,27 @@ def test_unloaded_predictor_says_so(tiny_models_dir):
 def test_fit_tiny_pipeline_is_the_export_shape():
     pipeline = fit_tiny_pipeline()
     assert [name for name, _ in pipeline.steps] == ["features", "model"]
+
+
+@pytest.mark.parametrize("fixture", ["predictor", "lightgbm_predictor"])
+def test_intervals_hold_the_rating_and_widen_with_the_level(request, fixture):
+    predictor = request.getfixturevalue(fixture)
+    movies = movie_inputs(synthetic_movies(40, seed=9))
+    scored = predictor.score_many(movies)
+    np.testing.assert_array_equal(scored.ratings, predictor.predict_many(movies))
+    default = predictor.intervals(scored)
+    np.testing.assert_array_equal(default, predictor.intervals(scored, predictor.default_level))
+    wide = predictor.intervals(scored, 0.95)
+    assert np.all(default[:, 0] <= scored.ratings) and np.all(scored.ratings <= default[:, 1])
+    assert np.all(wide[:, 0] <= default[:, 0]) and np.all(wide[:, 1] >= default[:, 1])
+    assert wide.min() >= 0.0 and wide.max() <= 10.0
+
+
+def test_an_artifact_without_intervals_is_refused(tiny_models_dir, tmp_path):
+    card = read_card(tiny_models_dir)
+    pipeline = joblib.load(tiny_models_dir / card.artifact.path)
+    *steps, (name, conformal) = pipeline.steps
+    fields = card.model_dump(exclude={"name", "version", "input_features", "artifact"})
+    save_model(Pipeline([*steps, (name, conformal.estimator_)]), tmp_path / "m.joblib", fields)
+    with pytest.raises(ModelIntegrityError, match="no prediction intervals"):
+        ProductionPredictor(tmp_path).load()

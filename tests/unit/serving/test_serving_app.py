@@ -28,6 +28,7 @@ from movie_rating.artifact import CARD_FILE
 from movie_rating.errors import MovieRatingError
 from movie_rating.serving import deps
 from movie_rating.serving.app import create_app
+from movie_rating.serving.predict import Scored
 from movie_rating.serving.routes import predict as predict_routes
 from movie_rating.serving.schemas import MovieInput
 from movie_rating.serving.settings import Settings
@@ -85,25 +86,31 @@ def test_batches_run_in_the_threadpool_and_dependencies_on_the_loop():
 
 
 class _Predictor:
-    """Records each call's batch size and whether it ran on the event loop's thread."""
+    """Records each call's batch size and whether it ran on the event loop's thread; its
+    interval is the rating +- 1 at any level."""
 
     version = "fake"
     card = SimpleNamespace(name="fake", model_family="fake")
     path_reason = None
+    default_level = 0.8
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.on_loop: list[bool] = []
         self.batches: list[int] = []
 
-    def predict_many(self, movies: list[MovieInput]) -> np.ndarray:
+    def score_many(self, movies: list[MovieInput]) -> Scored:
         try:
             asyncio.get_running_loop()
             self.on_loop.append(True)
         except RuntimeError:
             self.on_loop.append(False)
         self.batches.append(len(movies))
-        return np.array([6.0 + len(movie.title) / 100 for movie in movies])
+        ratings = np.array([6.0 + len(movie.title) / 100 for movie in movies])
+        return Scored(ratings, np.ones(len(movies)))
+
+    def intervals(self, scored: Scored, level: float | None = None) -> np.ndarray:
+        return np.column_stack([scored.ratings - scored.difficulty, scored.ratings + 1])
 
 
 @pytest.mark.parametrize(("path", "on_loop"), [("compiled", [True]), ("fallback", [False])])
@@ -116,7 +123,9 @@ def test_only_the_compiled_path_runs_on_the_event_loop(tmp_path, path, on_loop):
         service.serve(predictor)
         response = client.post("/predict", json=MOVIE)
     assert response.status_code == 200
-    assert response.json()["predicted_rating"] == 6.0 + len(MOVIE["title"]) / 100
+    rating = 6.0 + len(MOVIE["title"]) / 100
+    assert response.json()["predicted_rating"] == rating
+    assert response.json()["interval"] == {"low": rating - 1, "high": rating + 1, "level": 0.8}
     assert predictor.on_loop == on_loop
 
 
@@ -151,10 +160,10 @@ def test_a_failing_batch_fails_each_of_its_requests_with_a_500(tmp_path):
     service = app.state.service
     predictor = _Predictor("compiled")
 
-    def broken(movies: list[MovieInput]) -> np.ndarray:
+    def broken(movies: list[MovieInput]) -> Scored:
         raise RuntimeError("boom at /secret/path")
 
-    predictor.predict_many = broken  # type: ignore[method-assign]
+    predictor.score_many = broken  # type: ignore[method-assign]
     service.load_model = lambda: None
     with TestClient(app, raise_server_exceptions=False) as client:
         service.serve(predictor)

@@ -1,0 +1,1 @@
+"""Prediction intervals: conformal calibration of the exported model, and their scores."""
