@@ -37,6 +37,7 @@ SUMMARY_METRICS = (
     "reports/best_cv_rmse_by_pipeline.json",
     "reports/data_quality.json",
     "reports/backtest.json",
+    "reports/intervals.json",
 )
 MAX_METRIC_COLUMNS = 30
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
