@@ -61,6 +61,15 @@ def default_difficulty(seed: int) -> LGBMRegressor:
     )
 
 
+class Calibration(CrepesRegressor):
+    """crepes' conformal regressor, pickled without the wall-clock timings it records at every
+    fit and predict (`time_fit`, `time_predict`): with them, two exports of the same model
+    would differ byte for byte, and the rebuild would not reproduce `dvc.lock`."""
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "time_fit": None, "time_predict": None}
+
+
 class ConformalRegressor(RegressorMixin, BaseEstimator):
     """`estimator`'s predictions, with normalised conformal intervals (module docstring).
 
@@ -94,8 +103,8 @@ class ConformalRegressor(RegressorMixin, BaseEstimator):
         sigmas = self.sigmas(cross_val_predict(clone(difficulty), X, spread, cv=folds))
         self.estimator_ = clone(self.estimator).fit(X, y)
         self.difficulty_ = clone(difficulty).fit(X, spread)
-        self.adaptive_ = CrepesRegressor().fit(residuals, sigmas=sigmas)
-        self.constant_ = CrepesRegressor().fit(residuals)
+        self.adaptive_ = Calibration().fit(residuals, sigmas=sigmas)
+        self.constant_ = Calibration().fit(residuals)
         self.n_features_in_ = self.estimator_.n_features_in_
         return self
 

@@ -1,5 +1,7 @@
 """Conformal intervals on a synthetic problem whose noise is known."""
 
+import pickle
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -55,3 +57,13 @@ def test_bounds_stay_on_the_rating_scale_and_refuse_a_bad_level(fitted):
 
 def test_no_difficulty_falls_below_the_floor(fitted):
     assert fitted.sigmas(np.array([-1.0, 0.0, 0.5])).tolist() == [0.1, 0.1, 0.5]
+
+
+def test_two_fits_pickle_to_the_same_bytes(fitted):
+    """crepes records fit and predict timings; the artifact must not carry them (a rebuild
+    reproduces dvc.lock byte for byte)."""
+    X, y, _ = noisy_problem(3000, seed=0)
+    again = ConformalRegressor(LinearRegression(), random_state=0).fit(X, y)
+    again.predict_interval(X[:5], 0.8)  # a predict in between, as the export does
+    assert pickle.dumps(again) == pickle.dumps(fitted)
+    assert pickle.loads(pickle.dumps(again)).bounds([5.0], [0.5], 0.8).shape == (1, 2)
