@@ -1,9 +1,15 @@
 # syntax=docker/dockerfile:1
 # The prediction service. Build after `dvc repro` (or `dvc pull`) has produced models/:
 #   docker build -t movie-rating .   &&   docker run -p 8000:8000 movie-rating
+# The base image (a Python 3.11 with `python3` on PATH) and the image uv is copied from are
+# build arguments, so a machine that cannot pull them can build from its own (.ci/container).
+ARG BASE_IMAGE=python:3.11-slim
+ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.13.9
+
+FROM ${UV_IMAGE} AS uv
 
 # --- models: fail early, with a clear message, when the DVC artifact is not there ----------
-FROM python:3.11-slim AS models
+FROM ${BASE_IMAGE} AS models
 WORKDIR /models
 # The glob lets COPY succeed without a models/ directory, so the check below can explain.
 COPY pyproject.toml model[s] ./
@@ -12,9 +18,10 @@ RUN test -f model_card.json && test -n "$(find . -maxdepth 1 -name '*.joblib')" 
               "run 'dvc repro' (or 'dvc pull') before 'docker build'." >&2; exit 1; }
 
 # --- build: runtime dependencies only, from the lock file ----------------------------------
-FROM python:3.11-slim AS build
-COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /usr/local/bin/uv
-ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never
+FROM ${BASE_IMAGE} AS build
+COPY --from=uv /uv /usr/local/bin/uv
+# UV_NATIVE_TLS: trust the system's certificates (a build behind a TLS proxy mounts its own).
+ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never UV_NATIVE_TLS=1
 WORKDIR /app
 COPY pyproject.toml uv.lock README.md ./
 # [tool.uv] default-groups pulls in pipeline/registry/dev tools: none of them belong here.
@@ -23,7 +30,13 @@ COPY src ./src
 RUN uv sync --frozen --no-default-groups --no-dev --no-editable
 
 # --- runtime ---------------------------------------------------------------------------------
-FROM python:3.11-slim AS runtime
+FROM ${BASE_IMAGE} AS runtime
+# LightGBM's library needs the GNU OpenMP runtime, which slim Debian images lack (unpinned: the
+# same line serves any Debian base, whose release fixes the version).
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libgomp1 \
+    && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid 10001 --no-create-home app
 WORKDIR /app

@@ -1,12 +1,21 @@
-"""Predict TMDB ratings with the production model, for one movie or a CSV file.
+"""Predict TMDB ratings with the production model, for one movie or a file of movies.
 
 Example, one movie (prints the rating; `python -m movie_rating.predict` works the same):
     movie-rating predict --title "Oppenheimer" --overview "..." \\
         --genre "Drama, History" --original-language en --release-date 2023-07-21
 
-A CSV with columns title, original_language, release_date and optionally overview, genre
-(other columns are carried through), for example:
-    movie-rating predict --csv movies.csv --out rated.csv
+A CSV or Parquet file with columns title, original_language, release_date and optionally
+overview, genre (other columns are carried through), to CSV or Parquet (by the suffix):
+    movie-rating predict --input movies.csv --out rated.csv
+    movie-rating predict --input movies.parquet --out rated.parquet --explain
+
+On a Dask cluster (the `distributed` dependency group), a folder of CSV or Parquet partitions
+into a folder of rated partitions, one task per file, given the scheduler's address:
+    movie-rating predict --input parts/ --out rated/ --scheduler tcp://10.0.0.5:8786
+
+The file is read, rated and written in chunks (--chunk-rows), so memory stays flat whatever
+its size; the output is written beside and renamed when complete, so an interrupted or failed
+run leaves no output file. A progress bar shows on a terminal.
 
 Each rating comes with an interval at the model's default level (80 %) or at --level; with
 --explain, how far each input field moved it from the baseline movie (see `GET /model`).
@@ -17,38 +26,30 @@ it rather than run many times slower.
 
 Every input row is written to --out, in order, with `predicted_rating`, `interval_low`,
 `interval_high` and `error` columns (with --explain also `explanation_baseline` and one
-`contribution_<field>` per input field).
-A row that fails validation gets no rating; its row number, field and message go to stderr
-and to its `error` column, and it is counted in the summary. Exit status: 0 when every row
-was rated, 3 when some rows were invalid (the valid ones are still rated and written), 1 for
-an error that stops the run (missing model, unreadable file, missing columns).
+`contribution_<field>` per input field). A row that fails validation gets no rating; its row
+number, field and message go to stderr and to its `error` column, and it is counted in the
+summary. Exit status: 0 when every row was rated, 3 when some rows were invalid (the valid ones
+are still rated and written), 1 for an error that stops the run (missing model, unreadable
+file, missing columns), 130 when interrupted.
 """
 
 import argparse
-import csv
 import sys
 from pathlib import Path
 from typing import Final
 
-import numpy as np
 from pydantic import ValidationError
 
 from movie_rating.cli import run_cli
 from movie_rating.errors import MovieRatingError
+from movie_rating.scoring.chunks import describe
+from movie_rating.scoring.run import CHUNK_ROWS, Options, score_file
 from movie_rating.serving.explain import FIELDS
 from movie_rating.serving.predict import ProductionPredictor
 from movie_rating.serving.schemas import MAX_LEVEL, MIN_LEVEL, MovieInput
 
 EXIT_INVALID_ROWS: Final = 3
-REQUIRED_COLUMNS: Final = ("title", "original_language", "release_date")
-OPTIONAL_COLUMNS: Final = ("overview", "genre")
-
-
-def describe(error: ValidationError) -> str:
-    """`field: message` for each problem, on one line."""
-    return "; ".join(
-        f"{'.'.join(str(part) for part in e['loc']) or 'input'}: {e['msg']}" for e in error.errors()
-    )
+EXIT_INTERRUPTED: Final = 130
 
 
 def level_argument(text: str) -> float:
@@ -84,66 +85,24 @@ def predict_one(predictor: ProductionPredictor, args: argparse.Namespace) -> Non
             print(f"  {field}: {value:+.4f}")
 
 
-def predict_csv(
-    predictor: ProductionPredictor,
-    source: Path,
-    out: Path,
-    level: float | None = None,
-    explain: bool = False,
-) -> int:
-    """Rate every valid row of `source` into `out`; return the number of invalid rows."""
-    try:
-        with source.open(encoding="utf-8", newline="") as handle:
-            reader = csv.DictReader(handle)
-            header = list(reader.fieldnames or [])
-            rows = [(reader.line_num, row) for row in reader]
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise MovieRatingError(f"cannot read {source}: {error}") from None
-    missing = [column for column in REQUIRED_COLUMNS if column not in header]
-    if missing:
-        raise MovieRatingError(f"{source} lacks column(s) {missing}; it has {header}")
+def print_invalid(message: str) -> None:
+    print(message, file=sys.stderr)
 
-    movies: list[tuple[int, MovieInput]] = []
-    errors: dict[int, str] = {}
-    for number, (line, row) in enumerate(rows, start=1):
-        fields = {c: row[c] for c in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if c in header}
-        if None in row or any(value is None for value in fields.values()):
-            errors[number] = "row: wrong number of fields"
-        else:
-            try:
-                movies.append((number, MovieInput.model_validate(fields)))
-            except ValidationError as error:
-                errors[number] = describe(error)
-        if number in errors:
-            print(f"row {number} (line {line}): {errors[number]}", file=sys.stderr)
 
-    valid = [movie for _, movie in movies]
-    scored = predictor.score_many(valid)
-    bounds = predictor.intervals(scored, level) if valid else np.empty((0, 2))
-    columns = ["predicted_rating", "interval_low", "interval_high"]
-    values = np.column_stack([scored.ratings, bounds])
-    if explain:
-        explained = predictor.explain_many(valid)
-        columns += ["explanation_baseline", *(f"contribution_{field}" for field in FIELDS)]
-        baseline = np.full((len(valid), 1), explained.baseline)
-        values = np.column_stack([values, baseline, explained.contributions])
-    rated = {
-        number: dict(zip(columns, (f"{value:.4f}" for value in row), strict=True))
-        for (number, _), row in zip(movies, values.tolist(), strict=True)
-    }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(
-            handle, fieldnames=[*header, *columns, "error"], extrasaction="ignore"
-        )
-        writer.writeheader()
-        for number, (_, row) in enumerate(rows, start=1):
-            writer.writerow({**row, **rated.get(number, {}), "error": errors.get(number, "")})
+def on_cluster(args: argparse.Namespace) -> None:
+    # Deferred: Dask is an optional dependency group, not in the service image.
+    from movie_rating.scoring.cluster import score_on_cluster
+
+    options = Options(args.level, args.explain, args.chunk_rows)
+    results = score_on_cluster(args.scheduler, args.models_dir, args.input, args.out, options)
+    rows, invalid = sum(r.rows for r in results), sum(r.invalid for r in results)
     print(
-        f"{len(rows)} rows: {len(rated)} rated, {len(errors)} invalid; written to {out}",
+        f"{len(results)} partitions, {rows} rows: {rows - invalid} rated, {invalid} invalid "
+        f"(see their `error` column); written to {args.out.name}/",
         file=sys.stderr,
     )
-    return len(errors)
+    if invalid:
+        sys.exit(EXIT_INVALID_ROWS)
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> None:
@@ -151,8 +110,16 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
         prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--models-dir", type=Path, default=Path("models"))
-    parser.add_argument("--csv", type=Path, help="input CSV of movies")
-    parser.add_argument("--out", type=Path, help="output CSV (with --csv)")
+    parser.add_argument(
+        "--input", "--csv", dest="input", type=Path, help="input CSV or Parquet file of movies"
+    )
+    parser.add_argument("--out", type=Path, help="output CSV or Parquet file (with --input)")
+    parser.add_argument(
+        "--chunk-rows", type=int, default=CHUNK_ROWS, help="rows read and rated at a time"
+    )
+    parser.add_argument(
+        "--scheduler", help="Dask scheduler address: --input and --out are then folders"
+    )
     parser.add_argument("--title")
     parser.add_argument("--overview", default="")
     parser.add_argument("--genre", default="", help='comma-separated, e.g. "Drama, History"')
@@ -172,17 +139,40 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
         help="fail unless the model's trees are compiled (the fast path)",
     )
     args = parser.parse_args(argv)
-    if args.csv is not None and args.out is None:
-        parser.error("--csv needs --out")
-    if args.csv is None and args.title is None:
-        parser.error("give --csv IN --out OUT, or one movie with --title and friends")
+    if args.input is not None and args.out is None:
+        parser.error("--input needs --out")
+    if args.input is None and args.title is None:
+        parser.error("give --input IN --out OUT, or one movie with --title and friends")
+    if args.chunk_rows < 1:
+        parser.error("--chunk-rows must be at least 1")
+    if args.scheduler is not None:
+        if args.input is None:
+            parser.error("--scheduler needs --input and --out")
+        on_cluster(args)
+        return
+    if args.out is not None and args.out.suffix.lower() not in (".csv", ".parquet", ".pq"):
+        parser.error("--out must end in .csv or .parquet")
 
     predictor = ProductionPredictor(args.models_dir).load()
     if args.require_fast_path and predictor.path != "compiled":
         raise MovieRatingError(f"the model is not on the fast path: {predictor.path_reason}")
-    if args.csv is None:
+    if args.input is None:
         predict_one(predictor, args)
-    elif predict_csv(predictor, args.csv, args.out, args.level, args.explain):
+        return
+    try:
+        scored = score_file(
+            predictor,
+            args.input,
+            args.out,
+            Options(args.level, args.explain, args.chunk_rows),
+            report=print_invalid,
+            progress=sys.stderr.isatty(),
+        )
+    except KeyboardInterrupt:
+        print("interrupted: no output written", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
+    print(scored.summary(args.out.name), file=sys.stderr)
+    if scored.invalid:
         sys.exit(EXIT_INVALID_ROWS)
 
 

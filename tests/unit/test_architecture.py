@@ -28,7 +28,7 @@ PACKAGE = "movie_rating"
 # mlflow, the `pipeline` group's optuna and vl-convert. A module of ours that imports one (at
 # its top or through our other modules) may be imported inside a function, so that the
 # service and the CLIs run without that group.
-OPTIONAL_PACKAGES = frozenset({"mlflow", "optuna", "vl_convert"})
+OPTIONAL_PACKAGES = frozenset({"mlflow", "optuna", "vl_convert", "distributed", "dask"})
 
 
 def test_import_layers_hold() -> None:

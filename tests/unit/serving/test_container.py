@@ -47,7 +47,9 @@ def test_hadolint_passes():
 
 def test_dockerfile_shape():
     text = DOCKERFILE.read_text(encoding="utf-8")
-    assert "FROM python:3.11-slim AS runtime" in text
+    # the defaults users get; .ci/container passes its own (it cannot pull them)
+    assert "ARG BASE_IMAGE=python:3.11-slim" in text and "FROM ${BASE_IMAGE} AS runtime" in text
+    assert "ARG UV_IMAGE=ghcr.io/astral-sh/uv:" in text and "COPY --from=uv /uv" in text
     assert "uv sync --frozen --no-default-groups --no-dev" in text
     assert "USER 10001" in text
     assert "HEALTHCHECK" in text and "/health" in text and "curl" not in text

@@ -1,0 +1,1 @@
+"""Scoring files of movies: read in chunks, validated, rated, written whole or not at all."""

@@ -1,0 +1,162 @@
+"""Movie files read in chunks and written beside, then renamed: constant memory, no half file.
+
+CSV is read with the standard library's `csv` module, one chunk of rows at a time: a row with
+the wrong number of fields stays in its place, to be reported, where pyarrow's CSV reader can
+only skip it (dropping the row) or stop. Parquet is read a record batch at a time with
+pyarrow. The output is CSV or Parquet by its suffix, written with pyarrow to a hidden file in
+the output's folder and renamed onto it only when every chunk is written; an error or an
+interruption (Ctrl-C, SIGTERM) removes it, so the output is whole or absent.
+"""
+
+import csv
+import os
+import signal
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any, Final
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from movie_rating.errors import MovieRatingError
+
+PARQUET_SUFFIXES: Final = (".parquet", ".pq")
+WRONG_FIELD_COUNT: Final = "row: wrong number of fields"
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Consecutive rows of the input: the columns as they came (`table`: strings from a CSV,
+    the file's own types from Parquet), each row as a dict for validation, each row's number
+    (1-based, counted over the whole file) and line (CSV only), and the rows that could not be
+    parsed into the header's columns."""
+
+    table: pa.Table
+    rows: list[dict[str, Any]]
+    first_number: int
+    lines: list[int] | None
+    broken: frozenset[int]  # indexes into `rows`
+
+
+def is_parquet(path: Path) -> bool:
+    return path.suffix.lower() in PARQUET_SUFFIXES
+
+
+def columns_of(path: Path) -> list[str]:
+    """The input's column names, read from its header or schema alone."""
+    try:
+        if is_parquet(path):
+            return list(pq.ParquetFile(path).schema_arrow.names)
+        with path.open(encoding="utf-8", newline="") as handle:
+            return next(csv.reader(handle), [])
+    except (OSError, UnicodeDecodeError, csv.Error, pa.ArrowException) as error:
+        raise MovieRatingError(f"cannot read {path.name}: {_reason(error)}") from None
+
+
+def read_chunks(path: Path, chunk_rows: int) -> Iterator[Chunk]:
+    """`path` (CSV or Parquet), `chunk_rows` rows at a time."""
+    try:
+        yield from (_parquet_chunks if is_parquet(path) else _csv_chunks)(path, chunk_rows)
+    except (OSError, UnicodeDecodeError, csv.Error, pa.ArrowException) as error:
+        raise MovieRatingError(f"cannot read {path.name}: {_reason(error)}") from None
+
+
+def _csv_chunks(path: Path, chunk_rows: int) -> Iterator[Chunk]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        header = list(reader.fieldnames or [])
+        number = 1
+        while True:
+            rows: list[dict[str, Any]] = []
+            lines: list[int] = []
+            broken: set[int] = set()
+            for row in reader:
+                if None in row or any(value is None for value in row.values()):
+                    broken.add(len(rows))
+                    rows.append({name: row.get(name) or "" for name in header})
+                else:
+                    rows.append(row)
+                lines.append(reader.line_num)
+                if len(rows) == chunk_rows:
+                    break
+            if not rows:
+                return
+            table = pa.table(
+                {name: pa.array([row[name] for row in rows], pa.string()) for name in header}
+            )
+            yield Chunk(table, rows, number, lines, frozenset(broken))
+            number += len(rows)
+
+
+def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[Chunk]:
+    number = 1
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
+        table = pa.Table.from_batches([batch])
+        yield Chunk(table, table.to_pylist(), number, None, frozenset())
+        number += table.num_rows
+
+
+class OutputWriter:
+    """Appends tables to the output, CSV or Parquet by its suffix (through `writing`)."""
+
+    def __init__(self, scratch: Path, parquet: bool) -> None:
+        self._scratch = scratch
+        self._parquet = parquet
+        self._writer: Any = None
+
+    def write(self, table: pa.Table) -> None:
+        if self._writer is None:
+            if self._parquet:
+                self._writer = pq.ParquetWriter(self._scratch, table.schema)
+            else:
+                self._writer = pa_csv.CSVWriter(self._scratch, table.schema)
+        self._writer.write_table(table)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+
+class Interrupted(MovieRatingError):
+    """SIGTERM arrived while writing."""
+
+
+@contextmanager
+def writing(out: Path) -> Iterator[OutputWriter]:
+    """A writer to a hidden file beside `out`, renamed onto `out` if the block succeeds and
+    removed otherwise (also on SIGTERM, which is turned into an error while the block runs in
+    the main thread)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent)
+    os.close(handle)
+    scratch = Path(name)
+    writer = OutputWriter(scratch, is_parquet(out))
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise Interrupted("interrupted: no output written")
+
+    # Only the main thread may handle signals (a Dask worker runs this in another thread).
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, stop) if main else None
+    try:
+        yield writer
+        writer.close()
+        scratch.chmod(0o644)
+        scratch.replace(out)
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+        scratch.unlink(missing_ok=True)
+
+
+def _reason(error: BaseException) -> str:
+    """The error's own words without a path of this machine (its file name is said already)."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
