@@ -225,6 +225,19 @@ def test_moving_the_alias_serves_the_new_version_after_restart(
         assert body["registry_version"] == "2"
 
 
+def test_the_run_carries_the_backtest_and_interval_metrics(v1_service, model_dirs, mlflow_server):
+    from mlflow.tracking import MlflowClient
+
+    card = card_of(model_dirs["v1"])
+    client = MlflowClient(mlflow_server.url, mlflow_server.url)
+    run_id = client.get_model_version(card["name"], "1").run_id
+    logged = client.get_run(run_id).data.metrics
+    assert logged["test_rmse"] == card["metrics"]["test_rmse"]
+    assert logged["backtest_r2"] == card["backtest"]["r2"]
+    assert logged["interval_test_coverage"] == card["intervals"]["test"]["coverage"]
+    assert logged["interval_backtest_coverage"] == card["intervals"]["backtest_coverage"]
+
+
 def test_a_broken_version_falls_back_to_the_local_artifact(model_dirs, mlflow_server, tmp_path):
     """A version whose artifact does not match its card (same card sha recorded in the
     registry, bytes flipped in the store) is refused; the local artifact is served."""

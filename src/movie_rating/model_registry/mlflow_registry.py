@@ -230,7 +230,26 @@ def card_params(card: ModelCard) -> dict[str, str]:
 
 
 def card_metrics(card: ModelCard) -> dict[str, float]:
-    return dict(card.metrics)
+    """The card's numbers as the run's metrics: the random split's and, when the card has
+    them, the temporal backtest's (means over the cut years) and the intervals'."""
+    metrics = dict(card.metrics)
+    if card.backtest is not None:
+        metrics |= {
+            "backtest_rmse": card.backtest.rmse,
+            "backtest_r2": card.backtest.r2,
+            "backtest_baseline_rmse": card.backtest.baseline_rmse,
+        }
+    if card.intervals is not None:
+        test = card.intervals.test
+        metrics |= {
+            "interval_level": card.intervals.level,
+            "interval_test_coverage": test.coverage,
+            "interval_test_mean_width": test.mean_width,
+            "interval_test_winkler": test.winkler,
+        }
+        if card.intervals.backtest_coverage is not None:
+            metrics["interval_backtest_coverage"] = card.intervals.backtest_coverage
+    return metrics
 
 
 def _create_version(
