@@ -10,6 +10,7 @@ A contender with interval settings (the winner) is fitted with its prediction in
 their coverage and mean width at the default level are reported per cut.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,10 +86,7 @@ def predict_after_cut(
         return clip_ratings(estimator.fit(before, before[TARGET].to_numpy()).predict(after)), None
     wrapped = with_intervals(model, contender.intervals, seed)
     estimator = full_pipeline(contender.features, wrapped).fit(before, before[TARGET].to_numpy())
-    features = estimator[:-1].transform(after)
-    predicted = clip_ratings(wrapped.predict(features))
-    raw_difficulty = wrapped.difficulty_.predict(features)
-    return predicted, wrapped.bounds(predicted, raw_difficulty, contender.intervals.level)
+    return wrapped.predict_interval(estimator[:-1].transform(after), contender.intervals.level)
 
 
 def backtest(
@@ -145,6 +143,11 @@ def card_entry(summary: dict[str, dict[str, float]], name: str, cut_years: list[
     }
 
 
+def _cut_label(row: Mapping[Any, Any], subset: str, min_votes: int) -> str:
+    """A table row's first cell: the cut year, and the vote floor for the rated subset."""
+    return f"{row['cut_year']}" + ("" if subset == ALL else f", ≥ {min_votes} votes")
+
+
 def to_markdown(table: pd.DataFrame, names: list[str], min_votes: int) -> str:
     """Per cut: RMSE, R² and bias of each contender, on all later films and on the rated."""
     contenders = [*names, BASELINE]
@@ -154,8 +157,7 @@ def to_markdown(table: pd.DataFrame, names: list[str], min_votes: int) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---:|" * len(header)]
     for row in table.to_dict("records"):
         for subset in (ALL, RATED):
-            label = f"{row['cut_year']}" + ("" if subset == ALL else f", ≥ {min_votes} votes")
-            cells = [label, str(row[f"{subset}_films"])]
+            cells = [_cut_label(row, subset, min_votes), str(row[f"{subset}_films"])]
             for name in contenders:
                 cells += [f"{row[f'{name}_{subset}_{m}']:.3f}" for m in ("rmse", "r2", "bias")]
             lines.append("| " + " | ".join(cells) + " |")
@@ -171,7 +173,7 @@ def intervals_markdown(table: pd.DataFrame, name: str, level: float, min_votes: 
     ]
     for row in table.to_dict("records"):
         for subset in (ALL, RATED):
-            label = f"{row['cut_year']}" + ("" if subset == ALL else f", ≥ {min_votes} votes")
+            label = _cut_label(row, subset, min_votes)
             coverage, width = (row[f"{name}_{subset}_{m}"] for m in ("coverage", "mean_width"))
             lines.append(f"| {label} | {row[f'{subset}_films']} | {coverage:.3f} | {width:.2f} |")
     return "\n".join(lines) + "\n"

@@ -32,9 +32,8 @@ from sklearn.model_selection import KFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
+from movie_rating.data.schema import RATING_RANGE, clip_ratings
 from movie_rating.params import StrictParams
-
-RATING_RANGE = (0.0, 10.0)
 
 
 class IntervalParams(StrictParams):
@@ -140,11 +139,14 @@ class ConformalRegressor(RegressorMixin, BaseEstimator):
             dtype=np.float64,
         )
 
-    def predict_interval(self, X: Any, level: float, adaptive: bool = True) -> np.ndarray:
-        """(n, 2) bounds at `level` around this model's predictions (clipped to the scale)."""
-        predicted = np.clip(self.predict(X), *RATING_RANGE)
+    def predict_interval(
+        self, X: Any, level: float, adaptive: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """This model's ratings (clipped to the scale) and their (n, 2) bounds at `level`
+        (like MAPIE's `predict(X, alpha)`); `adaptive=False`: one width for all."""
+        predicted = clip_ratings(self.predict(X))
         raw = self.difficulty_.predict(X) if adaptive else None
-        return self.bounds(predicted, raw, level)
+        return predicted, self.bounds(predicted, raw, level)
 
 
 def with_intervals(model: Any, params: IntervalParams, seed: int) -> ConformalRegressor:

@@ -12,7 +12,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from sklearn.pipeline import Pipeline
 
-from movie_rating.data.schema import TARGET, clip_ratings
+from movie_rating.data.schema import TARGET
 from movie_rating.evaluation.metrics import DIGITS
 from movie_rating.intervals.conformal import IntervalParams
 
@@ -60,12 +60,8 @@ def test_intervals(
     """`interval_table` of a fitted pipeline ending in a `ConformalRegressor` on `test`: its
     adaptive intervals beside one width for all (the same calibration)."""
     wrapped = estimator[-1]
-    features = estimator[:-1].transform(test)
-    predicted = clip_ratings(wrapped.predict(features))
-    bounds = {
-        ADAPTIVE: wrapped.bounds(predicted, wrapped.difficulty_.predict(features), level),
-        CONSTANT: wrapped.bounds(predicted, None, level),
-    }
+    predicted, adaptive = wrapped.predict_interval(estimator[:-1].transform(test), level)
+    bounds = {ADAPTIVE: adaptive, CONSTANT: wrapped.bounds(predicted, None, level)}
     return interval_table(test[TARGET], bounds, groups, level)
 
 

@@ -27,7 +27,13 @@ import sklearn
 from lightgbm import LGBMRegressor
 from sklearn.pipeline import Pipeline
 
-from movie_rating.artifact import ModelCard, ModelIntegrityError, load_model
+from movie_rating.artifact import (
+    ExplanationBaseline,
+    Intervals,
+    ModelCard,
+    ModelIntegrityError,
+    load_model,
+)
 from movie_rating.data.schema import INPUT_FEATURES, clip_ratings
 from movie_rating.errors import MovieRatingError
 from movie_rating.serving.compiled_trees import CompiledForest, NotCompilable, compile_lightgbm
@@ -59,7 +65,8 @@ class LoadedModel:
     difficulty: Any
     difficulty_forest: CompiledForest | None
     calibration: Any  # the fitted ConformalRegressor: its `bounds(predicted, raw, level)`
-    default_level: float
+    intervals: Intervals  # the card's, checked present at load
+    explanation_baseline: ExplanationBaseline  # likewise
 
 
 @dataclass(frozen=True)
@@ -159,7 +166,8 @@ class ProductionPredictor:
             difficulty,
             difficulty_forest,
             calibration,
-            card.intervals.level,
+            card.intervals,
+            card.explanation_baseline,
         )
         logger.info(
             "model loaded",
@@ -170,7 +178,7 @@ class ProductionPredictor:
     @property
     def default_level(self) -> float:
         """The interval level when a caller names none (the model card's)."""
-        return self.loaded.default_level
+        return self.loaded.intervals.level
 
     def predict_many(self, movies: Sequence[MovieInput] | pd.DataFrame) -> np.ndarray:
         """Ratings for a DataFrame with the input columns, or for validated movies."""
@@ -191,13 +199,10 @@ class ProductionPredictor:
     def explain_many(self, movies: Sequence[MovieInput] | pd.DataFrame) -> Explanations:
         """Each movie's rating as the baseline movie's plus one contribution per input field
         (`explain`); the ratings are the ones `predict_many` gives."""
-        baseline = self.card.explanation_baseline
-        if baseline is None:  # (load refuses such a card)
-            raise ModelIntegrityError("the model card has no explanation baseline")
         return explain(
             lambda columns: self.score_columns(columns).ratings,
             _input_columns(movies),
-            baseline.model_dump(),
+            self.loaded.explanation_baseline.model_dump(),
         )
 
     def score_columns(self, columns: Mapping[str, np.ndarray]) -> Scored:

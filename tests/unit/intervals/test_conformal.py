@@ -28,13 +28,13 @@ def fitted() -> ConformalRegressor:
 @pytest.mark.parametrize("level", [0.8, 0.9])
 def test_coverage_is_the_level_and_adaptive_beats_one_width(fitted, level):
     X, y, spread = noisy_problem(20_000, seed=1)
-    adaptive = interval_scores(y, fitted.predict_interval(X, level), level)
-    constant = interval_scores(y, fitted.predict_interval(X, level, adaptive=False), level)
+    adaptive = interval_scores(y, fitted.predict_interval(X, level)[1], level)
+    constant = interval_scores(y, fitted.predict_interval(X, level, adaptive=False)[1], level)
     assert adaptive["coverage"] == pytest.approx(level, abs=0.02)
     assert constant["coverage"] == pytest.approx(level, abs=0.02)
     assert adaptive["winkler"] < 0.9 * constant["winkler"]
     # wider where the noise is larger, as the known spread says
-    widths = np.diff(fitted.predict_interval(X, level), axis=1).ravel()
+    widths = np.diff(fitted.predict_interval(X, level)[1], axis=1).ravel()
     assert np.corrcoef(widths, spread)[0, 1] > 0.8
 
 

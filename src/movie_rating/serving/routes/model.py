@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, Depends
 
-from movie_rating.artifact import ModelCard
+from movie_rating.artifact import Intervals
 from movie_rating.serving.deps import PredictorDep, SettingsDep, StateDep, require_api_key
 from movie_rating.serving.schemas import (
     BacktestOut,
@@ -32,10 +32,8 @@ async def model_card(predictor: PredictorDep, settings: SettingsDep, state: Stat
         feature_pipeline=card.feature_pipeline,
         metrics=ModelMetrics.model_validate(card.metrics),
         backtest=BacktestOut.model_validate(card.backtest.model_dump()) if card.backtest else None,
-        intervals=intervals(card),
-        explanation_baseline=card.explanation_baseline.model_dump()
-        if card.explanation_baseline
-        else {},
+        intervals=intervals_out(predictor.loaded.intervals),
+        explanation_baseline=predictor.loaded.explanation_baseline.model_dump(),
         trained_at=card.created_at,
         sha256=card.artifact.sha256,
         input_features=list(card.input_features),
@@ -47,14 +45,11 @@ async def model_card(predictor: PredictorDep, settings: SettingsDep, state: Stat
     )
 
 
-def intervals(card: ModelCard) -> IntervalsOut:
-    """The card's intervals (a served model has them: the predictor refuses one without)."""
-    if card.intervals is None:
-        raise ValueError("the served model has no intervals")
+def intervals_out(intervals: Intervals) -> IntervalsOut:
     return IntervalsOut(
-        method=card.intervals.method,
-        default_level=card.intervals.level,
-        test_coverage=card.intervals.test.coverage,
-        test_mean_width=card.intervals.test.mean_width,
-        backtest_coverage=card.intervals.backtest_coverage,
+        method=intervals.method,
+        default_level=intervals.level,
+        test_coverage=intervals.test.coverage,
+        test_mean_width=intervals.test.mean_width,
+        backtest_coverage=intervals.backtest_coverage,
     )
