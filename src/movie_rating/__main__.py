@@ -1,7 +1,7 @@
 """movie-rating: the project's commands in one (also `python -m movie_rating`).
 
 serving the model:
-  predict      rate one movie, or a CSV of movies, with the exported model
+  predict      rate one movie, a CSV or Parquet file, or partitions on a Dask cluster
   serve        the HTTP API (uvicorn with the app factory; settings: MOVIE_RATING_* variables)
   register     publish the export to an MLflow registry and move an alias to it
   versions     list the registry's versions of the model and their aliases
