@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from movie_rating.backtest.ceiling import ceiling_markdown, ceiling_table
 from movie_rating.backtest.temporal import (
     SEED_DESIGN,
     WINNER,
@@ -17,6 +18,7 @@ from movie_rating.backtest.temporal import (
     to_markdown,
 )
 from movie_rating.cli import run_cli
+from movie_rating.data.schema import VOTE_COUNT
 from movie_rating.data.split import read_movies
 from movie_rating.features.pipelines import build_feature_pipeline
 from movie_rating.intervals.conformal import IntervalParams
@@ -58,7 +60,12 @@ def main() -> None:
     ]
     # Every clean film: the random split does not matter here, the release date does.
     movies = pd.concat([read_movies(args.train), read_movies(args.test)], ignore_index=True)
-    table = backtest(movies, contenders, settings, seed)
+    result = backtest(movies, contenders, settings, seed)
+    table = result.table
+    winner_predictions = result.predictions[result.predictions["contender"] == WINNER]
+    ceiling = ceiling_table(
+        winner_predictions, settings.vote_buckets, "actual", "predicted", VOTE_COUNT
+    )
 
     names = [contender.name for contender in contenders]
     for path in (args.table, args.markdown, args.metrics):
@@ -67,7 +74,10 @@ def main() -> None:
     coverage = intervals_markdown(table, WINNER, intervals.level, settings.min_votes)
     args.markdown.write_text(
         f"{to_markdown(table, names, settings.min_votes)}\n"
-        f"Prediction intervals of the {WINNER}, per cut:\n\n{coverage}",
+        f"Prediction intervals of the {WINNER}, per cut:\n\n{coverage}\n"
+        f"What no input can remove: the {WINNER}'s error beside the noise that a film's vote "
+        "count alone puts in its rating, per bucket of vote counts (movie_rating.backtest."
+        f"ceiling):\n\n{ceiling_markdown(ceiling)}",
         encoding="utf-8",
     )
     args.metrics.write_text(json.dumps(summary(table, WINNER), indent=2) + "\n", encoding="utf-8")

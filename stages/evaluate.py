@@ -1,4 +1,4 @@
-"""Stage evaluate: rank every cell (tuned ones too) by CV RMSE, pick the winner, plot its test."""
+"""Stage evaluate: rank every cell (tuned ones too), pick the winner, plot its test."""
 
 import argparse
 import json
@@ -10,6 +10,7 @@ from movie_rating.cli import run_cli
 from movie_rating.data.split import read_movies, write_movies
 from movie_rating.evaluation.comparison import (
     best_by_pipeline,
+    choose_winner,
     error_by_vote_count,
     load_cell_metrics,
     load_fingerprints,
@@ -54,7 +55,7 @@ def main() -> None:
     args.comparison.with_suffix(".md").write_text(to_markdown(report), encoding="utf-8")
 
     args.pipelines.write_text(json.dumps(best_by_pipeline(table), indent=2) + "\n", "utf-8")
-    best = json.loads(table.iloc[0].to_json())
+    best = json.loads(choose_winner(table, cells, evaluate.select_on).to_json())
     chosen = cells[
         (cells["pipeline"] == best["pipeline"])
         & (cells["family"] == best["family"])

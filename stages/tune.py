@@ -12,11 +12,14 @@ from dvclive import Live
 from movie_rating.cli import run_cli
 from movie_rating.data.ingest import sha256_of
 from movie_rating.data.split import read_movies, write_movies
-from movie_rating.evaluation.comparison import load_cell_metrics
+from movie_rating.evaluation.comparison import TEMPORAL_METRIC, load_cell_metrics
+from movie_rating.models.families import build_model
+from movie_rating.models.training import full_pipeline
 from movie_rating.params import BaseParams, TrainParams, load_params, parse_section
 from movie_rating.registry import cell_name
 from movie_rating.tuning.blend import blend_members, blend_tuned
 from movie_rating.tuning.space import TuneParams
+from movie_rating.tuning.temporal import temporal_rmse
 from movie_rating.tuning.tune import select_candidates, tune_cell
 
 
@@ -66,16 +69,18 @@ def main() -> None:
             for key, value in metrics.items():
                 live.log_metric(key, value, plot=False)
         write_movies(test_predictions[name], args.predictions_dir / f"{name}.csv")
-        summary[name] = {key: report[key] for key in ("pipeline", "family", "hyperparameters")}
+        kept = ("pipeline", "family", "hyperparameters", TEMPORAL_METRIC)
+        summary[name] = {key: report[key] for key in kept if key in report}
         summary[name] |= metrics
 
     test_predictions: dict[str, pd.DataFrame] = {}
     tuned_cells = []
     for pipeline, family in select_candidates(cells, tune):
+        features = joblib.load(args.features_dir / f"{pipeline}.joblib")
         tuned = tune_cell(
             pipeline=pipeline,
             family=family,
-            features=joblib.load(args.features_dir / f"{pipeline}.joblib"),
+            features=features,
             matrices=joblib.load(args.features_dir / f"{pipeline}.matrices.joblib"),
             base_hyperparameters=params["models"].get(family) or {},
             train=train,
@@ -93,8 +98,14 @@ def main() -> None:
         )
         tuned_cells.append(tuned)
         test_predictions[cell_name(pipeline, family)] = tuned.result.test_predictions
+        over_time = temporal_rmse(
+            full_pipeline(features, build_model(family, tuned.hyperparameters, seed)),
+            train,
+            tune.temporal_cut_years,
+            n_jobs=args.jobs,
+        )
         write_cell(
-            tuned.report(),
+            tuned.report() | {TEMPORAL_METRIC: over_time},
             [trial.cv_rmse for trial in tuned.trials if trial.cv_rmse is not None],
             {
                 "search_cv_rmse_untuned": tuned.search_cv_rmse_untuned,

@@ -2,7 +2,7 @@
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any, Literal, Self, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -51,6 +51,7 @@ class TrainParams(StrictParams):
 
 class EvaluateParams(StrictParams):
     vote_count_buckets: list[int] = Field(min_length=1)
+    select_on: Literal["cv", "temporal"]
 
 
 class ParamsError(MovieRatingError):

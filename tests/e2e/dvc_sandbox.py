@@ -317,7 +317,13 @@ def create_sandbox(
         if "backtest" in params:
             params["backtest"]["cut_years"] = [2019]
         # Shrink the hyper-parameter search after the grid, if the project has one.
-        for key, small in {"n_trials": 2, "cv_folds": 2, "top_families": 1}.items():
+        small_search = {
+            "n_trials": 2,
+            "cv_folds": 2,
+            "top_families": 1,
+            "temporal_cut_years": [2019],
+        }
+        for key, small in small_search.items():
             if key in params.get("tune", {}):
                 params["tune"][key] = small
 

@@ -104,7 +104,7 @@ def project(tmp_path_factory) -> tuple[Project, str]:
     params["models"]["lightgbm"]["n_estimators"] = 30
     params["backtest"]["cut_years"] = [2019]  # one cut: two refits, not twelve
     # Shrink whatever hyper-parameter search the project runs after the grid, if any.
-    for key, small in {"n_trials": 2, "cv_folds": 2}.items():
+    for key, small in {"n_trials": 2, "cv_folds": 2, "temporal_cut_years": [2019]}.items():
         if key in params.get("tune", {}):
             params["tune"][key] = small
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")

@@ -10,6 +10,7 @@ A contender with interval settings (the winner) is fitted with its prediction in
 their coverage and mean width at the default level are reported per cut.
 """
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,10 +18,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from pydantic import Field
+from pydantic import Field, field_validator
 from sklearn.pipeline import Pipeline
 
 from movie_rating.data.schema import TARGET, VOTE_COUNT, clip_ratings
+from movie_rating.data.split import release_year
 from movie_rating.evaluation.metrics import DIGITS, regression_metrics
 from movie_rating.intervals.conformal import IntervalParams, with_intervals
 from movie_rating.intervals.scores import interval_scores
@@ -43,7 +45,15 @@ class BacktestParams(StrictParams):
 
     cut_years: list[int] = Field(min_length=1)
     min_votes: int = Field(ge=1)
+    vote_buckets: list[int] = Field(min_length=1)
     seed_design: SeedDesign
+
+    @field_validator("vote_buckets")
+    @classmethod
+    def _increasing_from_one(cls, edges: list[int]) -> list[int]:
+        if edges[0] != 1 or any(low >= high for low, high in itertools.pairwise(edges)):
+            raise ValueError(f"vote_buckets must start at 1 and increase, got {edges}")
+        return edges
 
 
 @dataclass(frozen=True)
@@ -55,10 +65,6 @@ class Contender:
     family: str
     hyperparameters: dict[str, Any]
     intervals: IntervalParams | None = None  # None: point predictions only
-
-
-def release_year(movies: pd.DataFrame) -> pd.Series:
-    return pd.to_datetime(movies["release_date"], format="%Y-%m-%d").dt.year
 
 
 def scores(actual: ArrayLike, predicted: ArrayLike) -> dict[str, float]:
@@ -89,14 +95,24 @@ def predict_after_cut(
     return wrapped.predict_interval(estimator[:-1].transform(after), contender.intervals.level)
 
 
+@dataclass(frozen=True)
+class BacktestResult:
+    """`table`: one row per cut year: how many films each side of it, and for every
+    contender and subset (`all`, `rated`) its `<contender>_<subset>_<metric>` columns (with
+    intervals, also `coverage` and `mean_width`). `predictions`: one row per cut, contender
+    and later film: `cut_year`, `contender`, the film's vote count, actual and predicted."""
+
+    table: pd.DataFrame
+    predictions: pd.DataFrame
+
+
 def backtest(
     movies: pd.DataFrame, contenders: list[Contender], params: BacktestParams, seed: int
-) -> pd.DataFrame:
-    """One row per cut year: how many films each side of it, and for every contender and
-    subset (`all`, `rated`) its `<contender>_<subset>_<metric>` columns (with intervals, also
-    `coverage` and `mean_width`)."""
+) -> BacktestResult:
+    """Refit every contender (and the training mean) at each cut year and score it on the
+    later films."""
     years = release_year(movies)
-    rows = []
+    rows, predictions = [], []
     for cut in params.cut_years:
         before, after = movies[years < cut], movies[years >= cut]
         rated = (after[VOTE_COUNT] >= params.min_votes).to_numpy()
@@ -111,6 +127,17 @@ def backtest(
             predicted, bounds = predict_after_cut(contender, before, after, seed)
             intervals = contender.intervals if contender is not None else None
             actual = after[TARGET].to_numpy()
+            predictions.append(
+                pd.DataFrame(
+                    {
+                        "cut_year": cut,
+                        "contender": name,
+                        VOTE_COUNT: after[VOTE_COUNT].to_numpy(),
+                        "actual": actual,
+                        "predicted": predicted,
+                    }
+                )
+            )
             for subset, mask in ((ALL, np.ones(len(after), bool)), (RATED, rated)):
                 for metric, value in scores(actual[mask], predicted[mask]).items():
                     row[f"{name}_{subset}_{metric}"] = value
@@ -119,7 +146,7 @@ def backtest(
                     for metric in ("coverage", "mean_width"):
                         row[f"{name}_{subset}_{metric}"] = covered[metric]
         rows.append(row)
-    return pd.DataFrame(rows)
+    return BacktestResult(pd.DataFrame(rows), pd.concat(predictions, ignore_index=True))
 
 
 def summary(table: pd.DataFrame, name: str) -> dict[str, dict[str, float]]:

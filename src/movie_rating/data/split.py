@@ -25,3 +25,8 @@ def write_movies(frame: pd.DataFrame, path: Path) -> None:
 def read_movies(path: Path) -> pd.DataFrame:
     """Read a clean train/test file; empty text stays "" instead of becoming NaN."""
     return pd.read_csv(path, dtype=_TEXT_DTYPES, keep_default_na=False, na_values={})
+
+
+def release_year(movies: pd.DataFrame) -> pd.Series:
+    """Each clean film's release year (the clean stage keeps only valid dates)."""
+    return pd.to_datetime(movies["release_date"], format="%Y-%m-%d").dt.year

@@ -1,4 +1,5 @@
-"""Compare every trained cell and choose the winner by cross-validated RMSE alone."""
+"""Compare every trained cell and choose the winner: by cross-validated RMSE (the default), or
+by the tune stage's temporal validation inside train (`evaluate.select_on`)."""
 
 import itertools
 import json
@@ -14,6 +15,7 @@ from movie_rating.evaluation.metrics import DIGITS, regression_metrics
 from movie_rating.registry import cell_name
 
 SELECTION_METRIC = "cv_rmse_mean"
+TEMPORAL_METRIC = "temporal_rmse_mean"  # the tune stage's, of each tuned finalist
 TABLE_COLUMNS = (
     "rank",
     "pipeline",
@@ -58,6 +60,24 @@ def rank_cells(cells: pd.DataFrame) -> pd.DataFrame:
     ranked = ranked.reset_index(drop=True)
     ranked.insert(0, "rank", np.arange(1, len(ranked) + 1))
     return ranked.loc[:, list(TABLE_COLUMNS)]
+
+
+def choose_winner(ranked: pd.DataFrame, cells: pd.DataFrame, select_on: str) -> pd.Series:
+    """The winner's row of `ranked` (`rank_cells`' table). `cv`: its first row. `temporal`:
+    of the cells with a temporal RMSE (the tuned finalists), the lowest; ties by name."""
+    if select_on == "cv":
+        return ranked.iloc[0]
+    temporal = cells.get(TEMPORAL_METRIC)
+    scored = cells[temporal.notna()] if temporal is not None else cells.iloc[:0]
+    if scored.empty:
+        raise MovieRatingError(f"select_on {select_on}: no cell has a {TEMPORAL_METRIC}")
+    best = scored.sort_values([TEMPORAL_METRIC, "pipeline", "family"], kind="stable").iloc[0]
+    same = (
+        (ranked["pipeline"] == best["pipeline"])
+        & (ranked["family"] == best["family"])
+        & (ranked["tuned"] == bool(best["tuned"]))
+    )
+    return ranked[same].iloc[0]
 
 
 def load_fingerprints(feature_reports: Path, pipelines: Sequence[str]) -> dict[str, str]:

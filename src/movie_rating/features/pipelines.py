@@ -8,7 +8,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import numpy as np
 import scipy.sparse as sp
@@ -116,6 +116,7 @@ class StackedFeatureParams(StrictParams):
     oof_seed: int
     title_prefix_words: list[int] = Field(default_factory=list)
     release_keys: list[str] = Field(default_factory=list)
+    target_smoothing: Literal["auto"] | float = "auto"
     genre_min_count: int = Field(ge=1)
     language_min_count: int = Field(ge=1)
     year_bin_edges: list[int] = Field(min_length=1)
@@ -148,7 +149,12 @@ def _text_ridge(params: TextRidgeParams, folds: int, seed: int) -> OutOfFoldRegr
 
 def _target_encoded(keys: Any, params: StackedFeatureParams) -> TargetEncodedKeys:
     """Out-of-fold mean rating of the films sharing each category key that `keys` makes."""
-    return TargetEncodedKeys(keys, n_splits=params.oof_folds, random_state=params.oof_seed)
+    return TargetEncodedKeys(
+        keys,
+        n_splits=params.oof_folds,
+        random_state=params.oof_seed,
+        smooth=params.target_smoothing,
+    )
 
 
 def build_stacked_features(params: StackedFeatureParams) -> Pipeline:

@@ -16,7 +16,7 @@ checked by the leakage test (a shuffled target gives a stacked CV R² of about 0
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import numpy as np
 import pandas as pd
@@ -347,6 +347,10 @@ class TargetEncodedKeys(FeatureTransformer):
         `ReleaseKeys`).
     n_splits, random_state : int
         The shuffled `KFold` of the cross-fitting.
+    smooth : "auto" or float
+        `TargetEncoder`'s shrinkage of each key's mean toward the overall mean: "auto" by
+        the spread of the key's ratings (empirical Bayes), a number as that many films'
+        weight of prior.
 
     Attributes
     ----------
@@ -357,11 +361,17 @@ class TargetEncodedKeys(FeatureTransformer):
     """
 
     def __init__(
-        self, keys: Any = None, *, n_splits: int = 5, random_state: int | None = None
+        self,
+        keys: Any = None,
+        *,
+        n_splits: int = 5,
+        random_state: int | None = None,
+        smooth: Literal["auto"] | float = "auto",
     ) -> None:
         self.keys = keys
         self.n_splits = n_splits
         self.random_state = random_state
+        self.smooth = smooth
 
     def fit(self, X: Any, y: Any = None) -> Self:
         self.fit_transform(X, y)
@@ -373,7 +383,7 @@ class TargetEncodedKeys(FeatureTransformer):
             raise ValueError("TargetEncodedKeys is supervised: fit needs the target y")
         self.keys_ = clone(self.keys).fit(X)
         folds = KFold(n_splits=self.n_splits, shuffle=True, random_state=self.random_state)
-        self.encoder_ = TargetEncoder(target_type="continuous", cv=folds)
+        self.encoder_ = TargetEncoder(target_type="continuous", smooth=self.smooth, cv=folds)
         out_of_fold = self.encoder_.fit_transform(self.keys_.transform(X), y)
         self.lookups_ = [
             dict(zip(categories.tolist(), encodings.tolist(), strict=True))

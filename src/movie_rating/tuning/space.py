@@ -59,6 +59,7 @@ class TuneParams(StrictParams):
     spaces: dict[str, SearchSpace]
     grids: dict[str, dict[str, list[Any]]]
     blend: BlendParams | None = None  # None: no blend of the tuned families
+    temporal_cut_years: list[int] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _known_families(self) -> Self:

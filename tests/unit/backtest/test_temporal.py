@@ -35,6 +35,7 @@ def settings(cut_years: list[int], min_votes: int = 50) -> BacktestParams:
         {
             "cut_years": cut_years,
             "min_votes": min_votes,
+            "vote_buckets": [1, 10, 50],
             "seed_design": {"pipeline": "v4_trigrams", "family": "lightgbm"},
         }
     )
@@ -52,7 +53,7 @@ def test_bias_is_predicted_minus_actual_and_small_samples_are_nan():
 
 def test_the_baseline_is_the_mean_of_the_films_before_each_cut():
     movies = films([2010, 2011, 2012, 2013], [4.0, 6.0, 7.0, 9.0], [100, 100, 10, 100])
-    table = backtest(movies, [], settings([2012, 2013]), seed=0)
+    table = backtest(movies, [], settings([2012, 2013]), seed=0).table
 
     assert table["cut_year"].tolist() == [2012, 2013]
     assert table["train_films"].tolist() == [2, 3]
@@ -70,7 +71,7 @@ def test_a_contender_is_refitted_at_each_cut_on_earlier_films_only():
     ratings = [5.0 + 0.1 * (year - 2000) for year in years]
     movies = films(years, ratings, [100] * len(years))
     linear = Contender("line", year_only(), "linear", {})
-    table = backtest(movies, [linear], settings([2010, 2015]), seed=0)
+    table = backtest(movies, [linear], settings([2010, 2015]), seed=0).table
 
     # a straight line through the earlier films extrapolates exactly; the mean cannot
     assert np.allclose(table["line_all_rmse"], 0.0, atol=1e-9)
@@ -81,7 +82,7 @@ def test_a_contender_is_refitted_at_each_cut_on_earlier_films_only():
 def test_summary_and_markdown_show_every_contender():
     movies = films(list(range(2000, 2012)), [float(i % 4 + 5) for i in range(12)], [100] * 12)
     linear = Contender("line", year_only(), "linear", {})
-    table = backtest(movies, [linear], settings([2006, 2008]), seed=0)
+    table = backtest(movies, [linear], settings([2006, 2008]), seed=0).table
 
     result = summary(table, "line")
     assert set(result) == {"line", "baseline"}

@@ -11,6 +11,7 @@ from movie_rating.errors import MovieRatingError
 from movie_rating.evaluation.comparison import (
     TABLE_COLUMNS,
     best_by_pipeline,
+    choose_winner,
     error_by_vote_count,
     load_cell_metrics,
     rank_cells,
@@ -95,6 +96,22 @@ def test_tuned_rows_compete_on_cv_and_are_marked(cells):
     ranked = rank_cells(pd.concat([cells.assign(tuned=False), tuned], ignore_index=True))
     assert bool(ranked.iloc[0]["tuned"]) is True
     assert "| yes |" in to_markdown(ranked).splitlines()[2]
+
+
+def test_the_winner_is_chosen_on_cv_or_over_time_never_on_test(cells):
+    finalists = cells.iloc[[1, 2]].assign(
+        tuned=True, cv_rmse_mean=[0.70, 0.71], temporal_rmse_mean=[0.95, 0.90]
+    )
+    all_cells = pd.concat([cells.assign(tuned=False), finalists], ignore_index=True)
+    ranked = rank_cells(all_cells)
+
+    on_cv = choose_winner(ranked, all_cells, "cv")
+    assert (on_cv["family"], bool(on_cv["tuned"])) == ("lightgbm", True)
+    over_time = choose_winner(ranked, all_cells, "temporal")  # the lower temporal RMSE
+    assert (over_time["family"], bool(over_time["tuned"])) == ("lasso", True)
+    assert list(over_time.index) == list(TABLE_COLUMNS)  # a row of the table, as on cv
+    with pytest.raises(MovieRatingError, match="temporal_rmse_mean"):
+        choose_winner(rank_cells(cells), cells, "temporal")
 
 
 def test_error_by_vote_count_buckets():

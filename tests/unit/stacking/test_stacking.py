@@ -450,6 +450,22 @@ def test_target_encoded_release_keys_equal_target_encoder(movies):
     )
 
 
+def test_a_larger_smoothing_pulls_every_encoding_toward_the_mean(movies):
+    y = movies[TARGET].to_numpy()
+    spread = {}
+    for smooth in (1.0, 1000.0):
+        encoder = TargetEncodedKeys(TitlePrefixes(), n_splits=3, random_state=0, smooth=smooth)
+        encoder.fit(movies["title"], y)
+        reference = TargetEncoder(target_type="continuous", smooth=smooth).fit(
+            _title_keys(movies["title"]), y
+        )
+        np.testing.assert_array_equal(
+            encoder.transform(movies["title"]), reference.transform(_title_keys(movies["title"]))
+        )
+        spread[smooth] = np.abs(encoder.transform(movies["title"]) - y.mean()).max()
+    assert spread[1000.0] < 0.1 * spread[1.0]
+
+
 def test_target_encoded_keys_need_the_target(movies):
     with pytest.raises(ValueError, match="target y"):
         TargetEncodedKeys(TitlePrefixes()).fit(movies["title"])
