@@ -2,7 +2,7 @@
 
 Each variant of `movie_rating.backtest.ablation` (a part of the winner taken away, an idea
 added, a LightGBM setting changed, another family) scored on the random split's 5-fold CV
-and on the temporal backtest's cuts, all in one run. Not a DVC stage: ~15-20 min on 2 cores.
+and on the temporal backtest's cuts, all in one run. Not a DVC stage: ~30 min on 2 cores.
 Usage: `uv run python benchmarks/ablation.py` after `dvc repro`; `--only NAME` (repeatable)
 rescores those variants and replaces their rows in the reports.
 """
@@ -24,6 +24,7 @@ from movie_rating.backtest.ablation import (
 )
 from movie_rating.backtest.temporal import BacktestParams
 from movie_rating.data.split import read_movies
+from movie_rating.intervals.conformal import IntervalParams
 from movie_rating.params import BaseParams, TrainParams, load_params, parse_section
 
 REPORT_CUT = 2019  # the issue's target row: fit before 2019, score 2019-2022
@@ -54,6 +55,7 @@ def main() -> None:
         featurize_params=params["featurize"],
         model_params=params["models"],
         seed=parse_section(params, "base", BaseParams).seed,
+        intervals=parse_section(params, "intervals", IntervalParams),
     )
     train = read_movies(args.train)
     data = AblationData(

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.metrics import r2_score, root_mean_squared_error
 from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline
@@ -26,6 +27,7 @@ from movie_rating.data.schema import TARGET, VOTE_COUNT, clip_ratings
 from movie_rating.data.split import release_year
 from movie_rating.evaluation.metrics import DIGITS
 from movie_rating.features.pipelines import build_feature_pipeline
+from movie_rating.intervals.conformal import IntervalParams, with_intervals
 from movie_rating.models.families import build_model
 from movie_rating.models.training import full_pipeline
 
@@ -47,6 +49,7 @@ class Variant:
     untuned: bool = False  # the family's params.yaml settings instead of the tuned ones
     recency_half_life: float | None = None  # years: a film's weight halves per that many
     model_seed: int | None = None  # another seed of the model alone: the noise of a rerun
+    difficulty_power: float | None = None  # weigh each film by difficulty^-power (below)
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,33 @@ class Winner:
     featurize_params: Mapping[str, Any]
     model_params: Mapping[str, Any]
     seed: int
+    intervals: IntervalParams
+
+
+class DifficultyWeighted(RegressorMixin, BaseEstimator):
+    """`estimator` fitted with each training film weighted by its difficulty ** -`power`:
+    the difficulty the prediction intervals estimate (their out-of-fold |error| model,
+    `ConformalRegressor` with `intervals`' settings), so films whose ratings the intervals
+    expect to be noisy count less (power 2: inverse variance)."""
+
+    def __init__(
+        self, estimator: Any, intervals: IntervalParams, power: float = 2.0, random_state: int = 0
+    ) -> None:
+        self.estimator = estimator
+        self.intervals = intervals
+        self.power = power
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any) -> "DifficultyWeighted":
+        conformal = with_intervals(self.estimator, self.intervals, self.random_state).fit(X, y)
+        difficulty = conformal.sigmas(conformal.difficulty_.predict(X))
+        weights = difficulty**-self.power
+        self.weights_ = weights / weights.mean()
+        self.estimator_ = clone(self.estimator).fit(X, y, sample_weight=self.weights_)
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        return np.asarray(self.estimator_.predict(X), dtype=np.float64)
 
 
 _NO_YEAR_NUMERIC = ("release_month", "title_words", "overview_words")
@@ -110,6 +140,26 @@ VARIANTS: tuple[Variant, ...] = (
     ),
     Variant(
         "recent films weigh more: half-life 20 years", "recency weighting", recency_half_life=20.0
+    ),
+    Variant(
+        "noisy films weigh less: difficulty^-1 (the intervals' model)",
+        "difficulty weighting",
+        difficulty_power=1.0,
+    ),
+    Variant(
+        "noisy films weigh less: difficulty^-2 (inverse variance)",
+        "difficulty weighting",
+        difficulty_power=2.0,
+    ),
+    # the one variant whose gain over time passed the seed noise: again under the other seeds
+    *(
+        Variant(
+            f"noisy films weigh less: difficulty^-2, model seed {seed}",
+            "difficulty weighting",
+            difficulty_power=2.0,
+            model_seed=seed,
+        )
+        for seed in (1, 2)
     ),
     Variant(
         "no ridge in the leaves (linear_tree off)",
@@ -199,6 +249,8 @@ def build_variant(variant: Variant, winner: Winner) -> Pipeline:
     )
     seed = winner.seed if variant.model_seed is None else variant.model_seed
     model = build_model(family, _merged(settings, variant.hyperparameters), seed)
+    if variant.difficulty_power is not None:
+        model = DifficultyWeighted(model, winner.intervals, variant.difficulty_power, seed)
     return full_pipeline(features, model)
 
 

@@ -3,10 +3,14 @@
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import spearmanr
+from sklearn.base import clone
+from sklearn.linear_model import LinearRegression
 
 from movie_rating.backtest.ablation import (
     VARIANTS,
     AblationData,
+    DifficultyWeighted,
     Variant,
     Winner,
     ablation_markdown,
@@ -16,6 +20,7 @@ from movie_rating.backtest.ablation import (
     recency_weights,
     score_variant,
 )
+from movie_rating.intervals.conformal import IntervalParams
 
 
 @pytest.fixture
@@ -27,6 +32,7 @@ def winner(repo_params) -> Winner:
         featurize_params=repo_params["featurize"],
         model_params=repo_params["models"],
         seed=0,
+        intervals=IntervalParams(level=0.8, folds=3, min_difficulty=0.1),
     )
 
 
@@ -83,6 +89,29 @@ def test_the_other_finalists_keep_their_tuned_settings(winner):
     model = build_variant(other, winner).named_steps["model"]
     assert other.name == "xgboost, tuned"
     assert (model.get_params()["max_depth"], model.get_params()["n_estimators"]) == (2, 7)
+
+
+def test_difficulty_weighting_uses_the_intervals_settings(winner):
+    variant = Variant("x", "difficulty weighting", difficulty_power=2.0)
+    model = build_variant(variant, winner).named_steps["model"]
+    assert isinstance(model, DifficultyWeighted)
+    assert (model.power, model.intervals.folds) == (2.0, 3)
+    assert clone(model).get_params()["power"] == 2.0
+
+
+def test_films_the_intervals_find_noisy_weigh_less():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0, 1, size=(3000, 2))
+    y = 2.0 * X[:, 1] + rng.normal(0.0, 0.1 + 2.0 * X[:, 0])  # noise grows with x0
+    intervals = IntervalParams(level=0.8, folds=3, min_difficulty=0.05)
+    fitted = DifficultyWeighted(LinearRegression(), intervals, power=2.0).fit(X, y)
+
+    assert fitted.weights_.mean() == pytest.approx(1.0)
+    assert spearmanr(fitted.weights_, X[:, 0]).statistic < -0.8
+    flat = DifficultyWeighted(LinearRegression(), intervals, power=0.0).fit(X, y)
+    np.testing.assert_allclose(flat.weights_, 1.0)
+    # and the weighted fit still finds the slope
+    assert abs(fitted.estimator_.coef_[1] - 2.0) < 0.1
 
 
 def test_recency_weights_halve_per_half_life():
