@@ -37,6 +37,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 RAW_DATA = REPO_ROOT.parent / "shared" / "data" / "movies.csv"
 SOURCE_IN_DVC_YAML = "source: ../shared/data/movies.csv"
 SAMPLE = "sample/movies.csv"
+SAMPLE_RECORDS = 300  # the raw file's first records in a sandbox's sample
 COMMAND_TIMEOUT = 240
 PENDING = {None, "queued", "running"}
 # Every process a sandbox command starts inherits this variable, set to the sandbox's root.
@@ -50,12 +51,22 @@ LOG_LINES = 40
 STOP_SECONDS = 10
 
 
+# A record of the real file whose overview runs over 10 more unquoted lines: the clean stage
+# must quarantine those lines, not read them as films.
+MULTI_LINE_RECORD = "2013-10-20,Pixie Hollow"
+MULTI_LINE_CONTINUATIONS = 10
+
+
 def write_sample(path: Path, records: int) -> None:
-    """The raw file's header and its first `records` physical lines, byte for byte."""
+    """The raw file's header and its first `records` physical lines, then the multi-line
+    record and its continuation lines, byte for byte."""
     with RAW_DATA.open(encoding="utf-8", newline="") as source:
-        lines = [line for _, line in zip(range(records + 1), source, strict=False)]
+        lines = source.readlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(MULTI_LINE_RECORD))
+    assert start > records, "the multi-line record is already in the first lines"
+    sample = lines[: records + 1] + lines[start : start + 1 + MULTI_LINE_CONTINUATIONS]
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(lines), encoding="utf-8", newline="")
+    path.write_text("".join(sample), encoding="utf-8", newline="")
 
 
 @dataclass
@@ -64,9 +75,11 @@ class Sandbox:
 
     root: Path
     env: dict[str, str]
-    # Set by `repro_baseline`: the commit every test starts from, and what reproducing it took.
+    # Set by `repro_baseline`: the commit every test starts from, what reproducing it took,
+    # and what `dvc repro` printed.
     baseline: str = ""
     repro_seconds: float = 0.0
+    baseline_output: str = ""
     # `start_workers`' output, for the message of a failed wait.
     worker_output: list[str] = field(default_factory=list)
 
@@ -104,7 +117,7 @@ class Sandbox:
         """`dvc repro` and commit: the baseline `reset` returns to. How long the repro took is
         the measure of what a queued experiment costs on this machine, now (`queue_deadline`)."""
         started = time.monotonic()
-        self.dvc("repro")
+        self.baseline_output = self.dvc("repro")
         self.repro_seconds = time.monotonic() - started
         self.commit(message)
         self.baseline = self.stdout("git", "rev-parse", "HEAD").strip()
@@ -266,7 +279,7 @@ def create_sandbox(
     *,
     pipelines: Sequence[str],
     families: Sequence[str],
-    records: int = 300,
+    records: int = SAMPLE_RECORDS,
     cv_folds: int = 2,
     n_estimators: int = 30,
 ) -> Sandbox:

@@ -1,7 +1,9 @@
-"""Sweeps, the experiment queue, comparing and promoting experiments, and the PR report.
+"""The real DVC pipeline, sweeps, the experiment queue, comparing and promoting experiments,
+and the PR report.
 
 Runs the README's commands against a throwaway copy of the project on a ~300-record sample
-with a 2 x 2 grid (see dvc_sandbox.py). Each test can run alone and in any order: the module's
+with a 2 x 2 grid (see dvc_sandbox.py): its first `dvc repro` must run every stage, a second
+must run none. Each test can run alone and in any order: the module's
 sandbox reproduces the baseline once, every test starts from a workspace reset to it (a test
 that commits, like the PR report's, moves nothing the next one sees), and what a test needs
 from an expensive run comes from a module fixture that runs it once for the tests that ask:
@@ -20,7 +22,17 @@ from dataclasses import dataclass
 
 import pytest
 import yaml
-from dvc_sandbox import RAW_DATA, Sandbox, create_sandbox, describe
+from dvc_sandbox import (
+    MULTI_LINE_CONTINUATIONS,
+    RAW_DATA,
+    SAMPLE_RECORDS,
+    Sandbox,
+    create_sandbox,
+    describe,
+)
+
+from movie_rating.artifact import CARD_FILE, read_card
+from movie_rating.data.ingest import sha256_of
 
 # The timeout is a last resort above the queue's own deadline, which scales with the machine.
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
@@ -158,6 +170,46 @@ def table_rows(markdown: str) -> list[dict[str, str]]:
     return [dict(zip(header, row, strict=True)) for row in body]
 
 
+def test_the_first_repro_runs_every_stage_and_writes_outputs(sandbox):
+    declared = set(sandbox.dvc("stage", "list", "--name-only").split())
+    cells = {f"train@{p}-{f}" for p in PIPELINES for f in FAMILIES}
+    assert declared >= {"ingest", "clean", *(f"featurize@{p}" for p in PIPELINES), *cells,
+                        "tune", "evaluate", "backtest", "export"}  # fmt: skip
+    assert set(RUNNING.findall(sandbox.baseline_output)) == declared
+    root = sandbox.root
+    dvc_vars = yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8"))["vars"]
+    paths = next(v["paths"] for v in dvc_vars if isinstance(v, dict) and "paths" in v)
+    for output in ("model_comparison.md", "winner.json", "backtest.md"):
+        assert (root / "reports" / output).is_file(), output
+    model = root / paths["model"]
+    card = read_card(model.parent)
+    assert model.parent / CARD_FILE == root / paths["model_card"]
+    assert (card.name, card.artifact.path) == (model.stem, model.name)
+    assert card.artifact.sha256 == sha256_of(model)
+
+    quality = json.loads((root / "reports/data_quality.json").read_text(encoding="utf-8"))
+    assert quality["records_in"] == SAMPLE_RECORDS + 1 + MULTI_LINE_CONTINUATIONS
+    assert quality["records_in"] == quality["clean"] + quality["quarantined"]
+    with (root / "data/interim/quarantine.csv").open(encoding="utf-8", newline="") as file:
+        quarantined = list(csv.DictReader(file))
+    # the real file's unquoted continuation lines land there, not in the data
+    continuations = [row for row in quarantined if row["Release_Date"].startswith(" - ")]
+    assert len(continuations) == MULTI_LINE_CONTINUATIONS
+
+    table = (root / "reports/model_comparison.md").read_text(encoding="utf-8")
+    for pipeline in PIPELINES:
+        for family in FAMILIES:
+            assert f"| {pipeline} | {family} |" in table, (pipeline, family)
+
+
+def test_a_second_repro_runs_nothing_and_status_is_clean(sandbox):
+    again = sandbox.dvc("repro")
+    assert RUNNING.findall(again) == []
+    assert "Data and pipelines are up to date" in sandbox.dvc("status")
+    shown = sandbox.dvc("metrics", "show")
+    assert "cv_rmse_mean" in shown and "records_in" in shown
+
+
 def test_exp_show_shows_what_a_reviewer_decides_on(sandbox):
     """`dvc exp show` lists the summary metrics only (at most 30 columns); the cells' own
     numbers are one documented command away."""
@@ -199,8 +251,13 @@ def test_pr_report_reads_top_down_and_renders_every_declared_plot(sandbox, tmp_p
         params["models"]["ridge"]["alpha"] = 0.5
 
     sandbox.set_params(lower_ridge_alpha)
-    sandbox.dvc("repro")
+    rerun = set(RUNNING.findall(sandbox.dvc("repro")))
     sandbox.commit("ridge alpha 0.5")
+    # a family's setting reruns its cells and what reads them, nothing upstream or beside
+    ridge_cells = {f"train@{pipeline}-ridge" for pipeline in PIPELINES}
+    assert ridge_cells | {"evaluate"} <= rerun, rerun
+    assert not {stage for stage in rerun if stage.startswith(("ingest", "clean", "featurize"))}
+    assert not {stage for stage in rerun if stage.endswith("-lightgbm")}, rerun
 
     out = tmp_path / "report" / "report.md"
     sandbox.python(*REPORT, "--base", "HEAD~1", "--out", str(out))
