@@ -1,0 +1,103 @@
+"""Training cost as the data grows -> reports/benchmarks.json, key `scale`.
+
+The training split replicated 1x, 4x and 16x (each copy's titles suffixed with its number and
+its ratings perturbed by seeded noise of 0.1, clipped to 0-10, so no two rows are alike),
+then in one run, per scale: the winner's feature pipeline fitted on it (`fit_transform`, as
+featurize does for each fold), and each family of the grid fitted once on the resulting
+matrix with its params.yaml settings (a train cell is six such fits: five folds and the
+final one). Wall and CPU seconds, and each as a ratio to the same step at 1x; a step that
+grows linearly has ratio 4 at 4x and 16 at 16x.
+
+Usage (after `dvc repro`): `uv run python benchmarks/scale.py [--scales 1 4 16]`; ~15 min
+on 2 cores with 16x, most of it the forest and gradient boosting.
+"""
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from report import merge_into_report
+
+from movie_rating.data.schema import TARGET, clip_ratings
+from movie_rating.data.split import read_movies
+from movie_rating.features.pipelines import build_feature_pipeline
+from movie_rating.models.families import build_model
+from movie_rating.params import BaseParams, TrainParams, load_params, parse_section
+
+NOISE = 0.1  # rating points added to each copy's ratings (seeded normal)
+
+
+def replicate(train: pd.DataFrame, scale: int, seed: int) -> pd.DataFrame:
+    """`scale` copies of `train`; copy k > 0 has " k" after each title and noisy ratings."""
+    rng = np.random.default_rng(seed)
+    copies = [train]
+    for copy in range(1, scale):
+        frame = train.copy()
+        frame["title"] = frame["title"] + f" {copy}"
+        noise = rng.normal(0.0, NOISE, len(frame))
+        frame[TARGET] = clip_ratings(frame[TARGET].to_numpy() + noise)
+        copies.append(frame)
+    return pd.concat(copies, ignore_index=True)
+
+
+def timed(call: Callable[..., Any], *arguments: Any) -> tuple[Any, dict[str, float]]:
+    """`call(*arguments)`, and its wall and CPU seconds."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = call(*arguments)
+    return result, {
+        "wall_s": round(time.perf_counter() - wall, 4),
+        "cpu_s": round(time.process_time() - cpu, 4),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    parser.add_argument("--train", type=Path, default=Path("data/processed/train.csv"))
+    parser.add_argument("--winner", type=Path, default=Path("reports/winner.json"))
+    parser.add_argument("--scales", type=int, nargs="+", default=[1, 4, 16])
+    args = parser.parse_args()
+
+    params = load_params(args.params)
+    seed = parse_section(params, "base", BaseParams).seed
+    families = parse_section(params, "train", TrainParams).families
+    pipeline = json.loads(args.winner.read_text(encoding="utf-8"))["pipeline"]
+    train = read_movies(args.train)
+
+    rows: list[dict[str, Any]] = []
+    for scale in args.scales:
+        data = replicate(train, scale, seed)
+        y = data[TARGET].to_numpy()
+        features = build_feature_pipeline(pipeline, params["featurize"])
+        matrix, cost = timed(features.fit_transform, data, y)
+        rows.append({"scale": scale, "rows": len(data), "step": f"featurize {pipeline}", **cost})
+        print(rows[-1], flush=True)
+        for family in families:
+            model = build_model(family, params["models"].get(family) or {}, seed)
+            _, cost = timed(model.fit, matrix, y)
+            rows.append({"scale": scale, "rows": len(data), "step": family, **cost})
+            print(rows[-1], flush=True)
+
+    table = pd.DataFrame(rows)
+    base = table[table["scale"] == args.scales[0]].set_index("step")
+    for column in ("wall_s", "cpu_s"):
+        table[f"{column}_ratio"] = (table[column] / table["step"].map(base[column])).round(2)
+    merge_into_report(
+        "scale",
+        {
+            "pipeline": pipeline,
+            "train_rows": len(train),
+            "rows": table.to_dict("records"),
+        },
+    )
+    wide = table.pivot(index="step", columns="scale", values="cpu_s_ratio")
+    print(wide.loc[table["step"].unique()].to_string())
+
+
+if __name__ == "__main__":
+    main()
