@@ -1,13 +1,14 @@
 """What carries across time: each part of the winner's pipeline and settings, taken away or
 changed one at a time, scored on the random split's CV and on the temporal backtest.
 
-A variant is declared as data (`VARIANTS`, `FAMILIES`): overrides of the winner's feature
-parameters or hyper-parameters, feature blocks dropped or given fewer columns, a recency
-weighting of the training films, or another model family. Each is scored twice on the same
-data: 5-fold CV RMSE on the training split (the folds the train stage uses: what chooses the
-winner), and R² on the later films at every cut year of the backtest (all films, and those
-with at least `min_votes` votes). Run by `benchmarks/ablation.py`, not by `dvc repro`: a
-variant costs about as much as the backtest stage.
+A variant is declared as data (`VARIANTS`, `family_variants`, `finalist_variants`):
+overrides of the winner's feature parameters or hyper-parameters, feature blocks dropped or
+given fewer columns, a recency weighting of the training films, or another model family.
+Each is scored twice on the same data: 5-fold CV RMSE on the training split (the folds the
+train stage uses: what chooses the winner), and R² on the later films at every cut year of
+the backtest (all films, and those with at least `min_votes` votes). Run by
+`benchmarks/ablation.py`, not by `dvc repro`: a variant costs about as much as the backtest
+stage.
 """
 
 import copy

@@ -17,7 +17,6 @@ still goes into the slope, so read the noise as an upper estimate and the ceilin
 bound the model cannot pass, not a number it could reach.
 """
 
-import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,6 +24,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from movie_rating.evaluation.comparison import vote_bucket_labels
 from movie_rating.evaluation.metrics import DIGITS
 
 
@@ -43,15 +43,6 @@ def vote_variance(errors: ArrayLike, votes: ArrayLike, edges: Sequence[int] = (1
     return max(float(slope), 0.0)
 
 
-def bucket_labels(edges: Sequence[int]) -> list[str]:
-    """ "1-9", "10-49", ..., "1000+" for edges [1, 10, 50, ..., 1000]."""
-    bounds = [*edges, None]
-    return [
-        f"{low}+" if high is None else f"{low}-{high - 1}"
-        for low, high in itertools.pairwise(bounds)
-    ]
-
-
 def ceiling_rows(
     actual: ArrayLike, predicted: ArrayLike, votes: ArrayLike, edges: Sequence[int]
 ) -> list[dict[str, Any]]:
@@ -64,7 +55,7 @@ def ceiling_rows(
     variance = vote_variance(errors, votes, edges)
     noise = variance / votes
     positions = np.digitize(votes, list(edges)) - 1  # edges[0] is the smallest vote count
-    groups = [(label, positions == i) for i, label in enumerate(bucket_labels(edges))]
+    groups = [(label, positions == i) for i, label in enumerate(vote_bucket_labels(edges))]
     rows = []
     for label, mask in [*groups, ("all", np.ones(len(actual), dtype=bool))]:
         films = int(mask.sum())

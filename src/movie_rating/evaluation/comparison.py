@@ -122,14 +122,18 @@ def to_markdown(table: pd.DataFrame) -> str:
     return "\n".join([header, rule, *body]) + "\n"
 
 
+def vote_bucket_labels(edges: Sequence[int]) -> list[str]:
+    """ "1-9", "10-49", ..., "1000+" for vote-count bucket edges [1, 10, 50, ..., 1000]."""
+    return [
+        f"{low}+" if high is None else f"{low}-{high - 1}"
+        for low, high in itertools.pairwise([*edges, None])
+    ]
+
+
 def error_by_vote_count(predictions: pd.DataFrame, edges: Sequence[int]) -> pd.DataFrame:
     """RMSE and MAE per vote-count bucket: ratings from few votes are noisy by nature."""
-    bounds = [*edges, np.inf]
-    labels = [
-        f"{low}+" if high == np.inf else f"{low}-{int(high) - 1}"
-        for low, high in itertools.pairwise(bounds)
-    ]
-    buckets = pd.cut(predictions[VOTE_COUNT], bins=bounds, labels=labels, right=False)
+    labels = vote_bucket_labels(edges)
+    buckets = pd.cut(predictions[VOTE_COUNT], [*edges, np.inf], labels=labels, right=False)
     rows = []
     for label in labels:
         subset = predictions[buckets == label]

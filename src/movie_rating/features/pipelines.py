@@ -58,7 +58,7 @@ class TfidfFeatureParams(StrictParams):
 def build_tfidf_features(params: TfidfFeatureParams) -> Pipeline:
     """Dates, genres, language and release period, plus TF-IDF of overview and title."""
     ngram_range = (1, params.ngram_max)
-    encode = ColumnBlocks(
+    return _with_frame_steps(
         [
             (
                 "overview",
@@ -77,15 +77,19 @@ def build_tfidf_features(params: TfidfFeatureParams) -> Pipeline:
             ("genres", GenreMultiLabelEncoder(min_count=params.genre_min_count), "genre"),
             ("categorical", CategoricalOneHotEncoder(), list(CATEGORICAL_FEATURES)),
             ("numeric", PASSTHROUGH, list(NUMERIC_FEATURES)),
-        ]
+        ],
+        params.year_bin_edges,
+        params.language_min_count,
     )
-    return _with_frame_steps(encode, params.year_bin_edges, params.language_min_count)
 
 
 def _with_frame_steps(
-    encode: ColumnBlocks, year_bin_edges: list[int], language_min_count: int
+    blocks: list[tuple[str, Any, Any]], year_bin_edges: list[int], language_min_count: int
 ) -> Pipeline:
-    """The steps every pipeline shares (typed, binned, grouped, scaled columns), then `encode`."""
+    """The steps every pipeline shares (typed, binned, grouped, scaled columns), then the
+    blocks, stacked as one dense matrix: every pipeline's is narrow (70-202 columns), and
+    scikit-learn's trees split a sparse one twice as slowly, and more than 4x as slowly at 4x
+    the rows (`benchmarks/scale.py`)."""
     return Pipeline(
         [
             ("select", ColumnSelector(columns=INPUT_FEATURES)),
@@ -93,7 +97,7 @@ def _with_frame_steps(
             ("year_bins", YearBinning(edges=tuple(year_bin_edges))),
             ("language", LanguageGrouper(min_count=language_min_count)),
             ("scale", SelectiveStandardScaler(columns=NUMERIC_FEATURES)),
-            ("encode", encode),
+            ("encode", ColumnBlocks(blocks, sparse_threshold=0.0)),
         ]
     )
 
@@ -181,8 +185,7 @@ def build_stacked_features(params: StackedFeatureParams) -> Pipeline:
         ("categorical", CategoricalOneHotEncoder(), list(CATEGORICAL_FEATURES)),
         ("numeric", PASSTHROUGH, list(NUMERIC_FEATURES)),
     ]
-    encode = ColumnBlocks(blocks)
-    return _with_frame_steps(encode, params.year_bin_edges, params.language_min_count)
+    return _with_frame_steps(blocks, params.year_bin_edges, params.language_min_count)
 
 
 @dataclass(frozen=True)

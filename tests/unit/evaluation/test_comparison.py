@@ -18,6 +18,7 @@ from movie_rating.evaluation.comparison import (
     residual_frame,
     same_features,
     to_markdown,
+    vote_bucket_labels,
     with_ties,
 )
 from movie_rating.evaluation.metrics import regression_metrics
@@ -129,6 +130,11 @@ def test_error_by_vote_count_buckets():
     assert list(table["rmse"]) == pytest.approx([1.0, 0.0, 1.0, 0.0])
     assert list(table["mae"]) == pytest.approx([1.0, 0.0, 1.0, 0.0])
     assert table["movies"].sum() == len(predictions)
+
+
+def test_vote_bucket_labels_name_each_bucket_by_its_bounds():
+    assert vote_bucket_labels([1, 10, 50]) == ["1-9", "10-49", "50+"]
+    assert vote_bucket_labels([1]) == ["1+"]
 
 
 def test_residuals():

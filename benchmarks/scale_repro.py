@@ -1,0 +1,94 @@
+"""The whole pipeline at N times the data: `dvc repro` timed -> reports/benchmarks.json, key
+`scale_repro`.
+
+For each scale, a fresh clone of this checkout's HEAD in a temporary folder, the raw CSV
+(dvc.yaml's `paths.source`) replicated there by `scale.py`'s recipe (each copy's titles
+suffixed with its number, its `Vote_Average` perturbed by seeded noise of 0.1, clipped to
+0-10) with its sha256 recorded in the clone's params.yaml, and `dvc repro` run on it: its
+wall time, with scale 1 as the reference in the same run. Copies of one film fall on both
+sides of the random split, so the scores at N > 1 mean nothing; only the time does. The
+stages run in this environment (this checkout's package): run it on a clean checkout.
+
+Usage (2 cores: ~8 min at 1x, about N times that at Nx):
+`uv run python benchmarks/scale_repro.py --scales 1 4`
+"""
+
+import argparse
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from report import merge_into_report
+from scale import NOISE
+
+from movie_rating.params import load_params
+
+RATING, TITLE = "Vote_Average", "Title"  # the raw file's columns
+
+
+def replicate_raw(source: Path, scale: int, seed: int, out: Path) -> int:
+    """`scale` copies of the raw CSV at `source` into `out`, as text; copy k > 0 has " k"
+    after each title and noisy ratings (where the rating is a number). Returns the rows."""
+    raw = pd.read_csv(source, dtype=str, keep_default_na=False)
+    rng = np.random.default_rng(seed)
+    copies = [raw]
+    for copy in range(1, scale):
+        frame = raw.copy()
+        frame[TITLE] = frame[TITLE] + f" {copy}"
+        rating = pd.to_numeric(frame[RATING], errors="coerce")
+        noisy = np.clip(rating + rng.normal(0.0, NOISE, len(frame)), 0.0, 10.0).round(3)
+        frame[RATING] = noisy.astype(str).where(rating.notna(), frame[RATING])
+        copies.append(frame)
+    data = pd.concat(copies, ignore_index=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    data.to_csv(out, index=False)
+    return len(data)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scales", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args()
+
+    variables = yaml.safe_load(Path("dvc.yaml").read_text(encoding="utf-8"))["vars"]
+    paths = next(
+        entry["paths"] for entry in variables if isinstance(entry, dict) and "paths" in entry
+    )
+    source = Path(paths["source"])
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    rows: list[dict[str, float]] = []
+    with tempfile.TemporaryDirectory() as folder:
+        for scale in args.scales:
+            clone = Path(folder) / f"x{scale}" / "repo"
+            subprocess.run(["git", "clone", "--quiet", ".", str(clone)], check=True)
+            raw_rows = replicate_raw(source, scale, args.seed, clone / source)
+            recorded = load_params(clone / "params.yaml")["ingest"]["sha256"]
+            replicated = hashlib.sha256((clone / source).read_bytes()).hexdigest()
+            params = clone / "params.yaml"  # ingest checks the raw file's sha256
+            params.write_text(params.read_text(encoding="utf-8").replace(recorded, replicated))
+            start = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "dvc", "repro"],
+                cwd=clone,
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            seconds = time.perf_counter() - start
+            rows.append({"scale": scale, "raw_rows": raw_rows, "seconds": round(seconds, 1)})
+            print(rows[-1], flush=True)
+    for row in rows:
+        row["ratio"] = round(row["seconds"] / rows[0]["seconds"], 2)
+    merge_into_report("scale_repro", {"rows": rows})
+
+
+if __name__ == "__main__":
+    main()
