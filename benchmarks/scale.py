@@ -10,8 +10,8 @@ grows linearly has ratio 4 at 4x and 16 at 16x. Linear algebra runs on one threa
 every stage (dvc.yaml sets OPENBLAS_NUM_THREADS=1); a step shorter than MIN_SECONDS is
 repeated and its fastest run kept.
 
-Usage (after `dvc repro`): `uv run python benchmarks/scale.py [--scales 1 4 16]`; ~15 min
-on 2 cores with 16x, most of it the forest and gradient boosting.
+Usage (after `dvc repro`): `uv run python benchmarks/scale.py [--scales 1 4 16]`; ~4 min on
+2 cores with 16x, most of it the forest and gradient boosting.
 """
 
 import argparse
