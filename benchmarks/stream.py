@@ -2,10 +2,13 @@
 
 Builds a file of `--rows` movies (the test split repeated, each copy's titles suffixed so
 no two rows are alike; CSV, and Parquet with `--parquet`), then runs the command in a fresh
-process per measurement and records its wall time, rows/s and peak resident memory (the
-child's `ru_maxrss`). `--command` times another command line instead of this checkout's
-(e.g. a previous commit's `python -m movie_rating.predict --csv`), with `{input}`, `{out}`
-and `{models}` filled in, so before and after are measured in the same run.
+process per measurement and records its wall time, rows/s and peak memory: the largest
+process's resident memory (`ru_maxrss`), and, sampled 5 times a second, the sum over the
+command's process tree (it forks workers) of resident memory (shared pages counted in each
+process) and of proportional memory (PSS: shared pages divided among the processes).
+`--command` times another command line instead of this checkout's (e.g. a previous commit's
+`movie-rating predict`), with `{input}`, `{out}` and `{models}` filled in, so before and
+after are measured in the same run.
 
 Usage (after `dvc repro`): `uv run python benchmarks/stream.py --rows 1000000`.
 Results are merged into reports/benchmarks.json under the key "stream" (one entry per label).
@@ -27,12 +30,27 @@ from movie_rating.data.split import read_movies
 
 MEASURE = """
 import resource, subprocess, sys, time
+import psutil
 start = time.perf_counter()
-done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+tree_rss = tree_pss = 0
+while child.poll() is None:
+    rss = pss = 0
+    try:
+        family = [psutil.Process(child.pid)]
+        family += family[0].children(recursive=True)
+        for process in family:
+            memory = process.memory_full_info()
+            rss, pss = rss + memory.rss, pss + memory.pss
+    except psutil.Error:  # a process ended between the listing and the reading
+        pass
+    tree_rss, tree_pss = max(tree_rss, rss), max(tree_pss, pss)
+    time.sleep(0.2)
 seconds = time.perf_counter() - start
+stderr = child.stderr.read()
 peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(done.returncode, seconds, peak_kb)
-sys.stderr.write(done.stderr.decode()[-2000:])
+print(child.returncode, seconds, peak_kb, tree_rss // 1024, tree_pss // 1024)
+sys.stderr.write(stderr.decode()[-2000:])
 """
 
 
@@ -57,10 +75,15 @@ def measure(command: list[str]) -> dict[str, float]:
     result = subprocess.run(
         [sys.executable, "-c", MEASURE, *command], capture_output=True, text=True, check=True
     )
-    status, seconds, peak_kb = result.stdout.split()
+    status, seconds, peak_kb, tree_rss_kb, tree_pss_kb = result.stdout.split()
     if status != "0":
         raise SystemExit(f"the command failed ({status}): {result.stderr}")
-    return {"seconds": round(float(seconds), 2), "peak_rss_mb": round(int(peak_kb) / 1024, 1)}
+    return {
+        "seconds": round(float(seconds), 2),
+        "peak_rss_mb": round(int(peak_kb) / 1024, 1),
+        "peak_tree_rss_mb": round(int(tree_rss_kb) / 1024, 1),
+        "peak_tree_pss_mb": round(int(tree_pss_kb) / 1024, 1),
+    }
 
 
 def main() -> None:

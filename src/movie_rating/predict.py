@@ -14,8 +14,9 @@ into a folder of rated partitions, one task per file, given the scheduler's addr
     movie-rating predict --input parts/ --out rated/ --scheduler tcp://10.0.0.5:8786
 
 The file is read, rated and written in chunks (--chunk-rows), so memory stays flat whatever
-its size; the output is written beside and renamed when complete, so an interrupted or failed
-run leaves no output file. A progress bar shows on a terminal.
+its size, and the chunks are rated in one process per core (--processes); the output is
+written beside and renamed when complete, so an interrupted or failed run leaves no output
+file. A progress bar shows on a terminal.
 
 Each rating comes with an interval at the model's default level (80 %) or at --level; with
 --explain, how far each input field moved it from the baseline movie (see `GET /model`).
@@ -118,6 +119,11 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
         "--chunk-rows", type=int, default=CHUNK_ROWS, help="rows read and rated at a time"
     )
     parser.add_argument(
+        "--processes",
+        type=int,
+        help="processes rating chunks, with --input (default: one per core)",
+    )
+    parser.add_argument(
         "--scheduler", help="Dask scheduler address: --input and --out are then folders"
     )
     parser.add_argument("--title")
@@ -145,6 +151,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
         parser.error("give --input IN --out OUT, or one movie with --title and friends")
     if args.chunk_rows < 1:
         parser.error("--chunk-rows must be at least 1")
+    if args.processes is not None and args.processes < 1:
+        parser.error("--processes must be at least 1")
     if args.scheduler is not None:
         if args.input is None:
             parser.error("--scheduler needs --input and --out")
@@ -164,7 +172,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
             predictor,
             args.input,
             args.out,
-            Options(args.level, args.explain, args.chunk_rows),
+            Options(args.level, args.explain, args.chunk_rows, args.processes or predictor.cores),
             report=print_invalid,
             progress=sys.stderr.isatty(),
         )

@@ -1,13 +1,18 @@
 """`python -m movie_rating.predict` as a user runs it: a real subprocess on a tiny real model."""
 
 import csv
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import psutil
 import pytest
-from serving_fixtures import write_model_dir
+from serving_fixtures import synthetic_movies, write_model_dir
 
 from movie_rating.artifact import CARD_FILE
 from movie_rating.serving.predict import ProductionPredictor
@@ -171,3 +176,38 @@ def test_intervals_and_explanations_one_movie_and_in_a_csv(e2e_models_dir, tmp_p
 
     bad = run_cli("--models-dir", e2e_models_dir, *movie, "--level", "1.5", cwd=tmp_path)
     assert bad.returncode == 2 and "--level" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("stop", ["ctrl-c", "sigterm"])
+def test_a_stopped_run_leaves_no_output_and_no_worker(e2e_models_dir, tmp_path, stop):
+    """Ctrl-C reaches the whole process group (as from a terminal), SIGTERM the command alone:
+    either way the workers stop, and no output or partial file is left."""
+    source, out = tmp_path / "in.csv", tmp_path / "rated.csv"
+    movies = synthetic_movies(500, seed=8)
+    pd.concat([movies] * 200, ignore_index=True).to_csv(source, index=False)  # 100,000 rows
+    command = [sys.executable, "-m", "movie_rating.predict", "--models-dir", e2e_models_dir]
+    command += ["--input", source, "--out", out, "--chunk-rows", "500", "--processes", "2"]
+    process = subprocess.Popen(
+        list(map(str, command)), stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        partial = []
+        while not partial and process.poll() is None:
+            time.sleep(0.05)  # wait for the first rated chunk to reach the partial file
+            partial = [p for p in tmp_path.glob(".rated.csv.*") if p.stat().st_size > 0]
+        assert process.poll() is None, "the run ended before it could be stopped"
+        workers = psutil.Process(process.pid).children()
+        assert len(workers) == 2
+        if stop == "ctrl-c":
+            os.killpg(process.pid, signal.SIGINT)
+        else:
+            process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == (130 if stop == "ctrl-c" else 1), stderr
+    assert "no output written" in stderr and "Traceback" not in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+    psutil.wait_procs(workers, timeout=10)
+    assert not any(worker.is_running() for worker in workers)

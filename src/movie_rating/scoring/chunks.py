@@ -1,25 +1,40 @@
 """One chunk of input rows, validated and rated: the input's columns, then the results.
 
-Each row is checked by `MovieInput`, the API's own request model, so a file and a request
-accept the same movies. Valid rows are rated together on the predictor's batch path (cut
-into one part per core); an invalid row keeps its place with an empty rating and the field
-and reason in its `error` column. Optional inputs (overview, genre) that are absent or empty
-are "".
+Each row is checked as `MovieInput`, the API's own request model, so a file and a request
+accept the same movies. Pydantic costs ~4 us a row, as much as a tenth of rating it, so the
+columns are first checked as plain Python values: a row whose every field passes the checks
+below is one `MovieInput` accepts as is (a property test checks this on generated rows), and
+only the others go through `MovieInput`, which accepts them or says why not, field by field.
+Valid rows are rated together on the predictor's batch path; an invalid row keeps its place
+with an empty rating and the field and reason in its `error` column. Optional inputs
+(overview, genre) that are absent or empty are "".
 """
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Final
 
 import numpy as np
 import pyarrow as pa
 from pydantic import ValidationError
 
+from movie_rating.data.schema import INPUT_FEATURES
 from movie_rating.errors import MovieRatingError
 from movie_rating.scoring.files import WRONG_FIELD_COUNT, Chunk
 from movie_rating.serving.explain import FIELDS
 from movie_rating.serving.predict import ProductionPredictor
-from movie_rating.serving.schemas import MovieInput
+from movie_rating.serving.schemas import (
+    LANGUAGE_PATTERN,
+    MAX_GENRE_LIST_CHARS,
+    MAX_OVERVIEW_CHARS,
+    MAX_RELEASE_DATE,
+    MAX_TITLE_CHARS,
+    MIN_RELEASE_DATE,
+    MovieInput,
+    genre_problem,
+)
 
 REQUIRED_COLUMNS: Final = ("title", "original_language", "release_date")
 OPTIONAL_COLUMNS: Final = ("overview", "genre")
@@ -53,31 +68,100 @@ class Rated:
     invalid: list[tuple[int, int | None, str]]
 
 
-def rate_chunk(
-    predictor: ProductionPredictor, chunk: Chunk, level: float | None, explain: bool
-) -> Rated:
-    movies: list[MovieInput] = []
+@dataclass(frozen=True)
+class Validated:
+    """A chunk's valid rows as the pipeline's input columns, their indexes in the chunk, and
+    each invalid row's reason by index."""
+
+    columns: dict[str, np.ndarray]
+    positions: list[int]
+    errors: dict[int, str]
+
+
+def validate(chunk: Chunk) -> Validated:
+    table, count = chunk.table, chunk.table.num_rows
+    given = {c: table.column(c).to_pylist() for c in REQUIRED_COLUMNS}
+    for c in OPTIONAL_COLUMNS:
+        column = table.column(c).to_pylist() if c in table.column_names else [""] * count
+        given[c] = [value or "" for value in column]
+    kept: dict[str, list[Any]] = {c: [] for c in INPUT_FEATURES}
     positions: list[int] = []
     errors: dict[int, str] = {}
-    for index, row in enumerate(chunk.rows):
+    verdicts: dict[tuple[str, Any], bool] = {}
+    rows = zip(*(given[c] for c in INPUT_FEATURES), strict=True)
+    for index, values in enumerate(rows):
+        row = dict(zip(INPUT_FEATURES, values, strict=True))
         if index in chunk.broken:
             errors[index] = WRONG_FIELD_COUNT
             continue
-        fields = {c: row[c] for c in REQUIRED_COLUMNS}
-        fields |= {c: row.get(c) or "" for c in OPTIONAL_COLUMNS}
-        try:
-            movies.append(MovieInput.model_validate(fields))
-            positions.append(index)
-        except ValidationError as error:
-            errors[index] = describe(error)
+        if not _plainly_valid(row, verdicts):
+            try:
+                row = MovieInput.model_validate(row).as_row()
+            except ValidationError as error:
+                errors[index] = describe(error)
+                continue
+        for c in INPUT_FEATURES:
+            kept[c].append(row[c])
+        positions.append(index)
+    columns = {c: np.empty(len(positions), dtype=object) for c in INPUT_FEATURES}
+    for c in INPUT_FEATURES:
+        columns[c][:] = kept[c]
+    return Validated(columns, positions, errors)
 
-    scored = predictor.score_many(movies)
+
+_LANGUAGE: Final = re.compile(LANGUAGE_PATTERN)
+_ISO_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _plainly_valid(row: dict[str, Any], verdicts: dict[tuple[str, Any], bool]) -> bool:
+    """True only if `MovieInput` accepts the row with every value unchanged (`as_row` gives
+    them back as they are); False leaves the verdict to `MovieInput`. The genres, languages
+    and dates of a chunk repeat: each distinct one is checked once (`verdicts`)."""
+    title, overview = row["title"], row["overview"]
+    if not (type(title) is str and 0 < len(title) <= MAX_TITLE_CHARS and not title.isspace()):
+        return False
+    if not (type(overview) is str and len(overview) <= MAX_OVERVIEW_CHARS):
+        return False
+    for name, check in _CHECKS.items():
+        value = row[name]
+        if type(value) is not str:
+            return False
+        verdict = verdicts.get((name, value))
+        if verdict is None:
+            verdict = verdicts[name, value] = check(value)
+        if not verdict:
+            return False
+    return True
+
+
+def _iso_date_in_range(value: str) -> bool:
+    if not _ISO_DATE.fullmatch(value):
+        return False
+    try:
+        return MIN_RELEASE_DATE <= date.fromisoformat(value) <= MAX_RELEASE_DATE
+    except ValueError:
+        return False
+
+
+_CHECKS: Final = {
+    "genre": lambda g: len(g) <= MAX_GENRE_LIST_CHARS and genre_problem(g) is None,
+    "original_language": lambda lang: _LANGUAGE.fullmatch(lang) is not None,
+    "release_date": _iso_date_in_range,
+}
+
+
+def rate_chunk(
+    predictor: ProductionPredictor, chunk: Chunk, level: float | None, explain: bool
+) -> Rated:
+    valid = validate(chunk)
+    positions, errors = valid.positions, valid.errors
+    scored = predictor.score_columns(valid.columns)
     names = list(RATING_COLUMNS)
     values = np.column_stack([scored.ratings, predictor.intervals(scored, level)])
     if explain:
-        explained = predictor.explain_many(movies)
+        explained = predictor.explain_columns(valid.columns)
         names += EXPLANATION_COLUMNS
-        baseline = np.full((len(movies), 1), explained.baseline)
+        baseline = np.full((len(positions), 1), explained.baseline)
         values = np.column_stack([values, baseline, explained.contributions])
     table = chunk.table
     count = table.num_rows

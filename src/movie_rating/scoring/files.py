@@ -33,15 +33,14 @@ WRONG_FIELD_COUNT: Final = "row: wrong number of fields"
 @dataclass(frozen=True)
 class Chunk:
     """Consecutive rows of the input: the columns as they came (`table`: strings from a CSV,
-    the file's own types from Parquet), each row as a dict for validation, each row's number
-    (1-based, counted over the whole file) and line (CSV only), and the rows that could not be
-    parsed into the header's columns."""
+    the file's own types from Parquet), the first row's number (1-based, counted over the
+    whole file), each row's line (CSV only), and the rows that could not be parsed into the
+    header's columns (their fields as far as they go, the rest empty)."""
 
     table: pa.Table
-    rows: list[dict[str, Any]]
     first_number: int
     lines: list[int] | None
-    broken: frozenset[int]  # indexes into `rows`
+    broken: frozenset[int]  # row indexes in `table`
 
 
 def is_parquet(path: Path) -> bool:
@@ -69,28 +68,34 @@ def read_chunks(path: Path, chunk_rows: int) -> Iterator[Chunk]:
 
 def _csv_chunks(path: Path, chunk_rows: int) -> Iterator[Chunk]:
     with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        header = list(reader.fieldnames or [])
+        reader = csv.reader(handle)
+        header = next(reader, [])
+        width = len(header)
         number = 1
         while True:
-            rows: list[dict[str, Any]] = []
+            rows: list[list[str]] = []
             lines: list[int] = []
             broken: set[int] = set()
             for row in reader:
-                if None in row or any(value is None for value in row.values()):
+                if not row:  # a blank line is no row (as `csv.DictReader` reads it)
+                    continue
+                if len(row) != width:
                     broken.add(len(rows))
-                    rows.append({name: row.get(name) or "" for name in header})
-                else:
-                    rows.append(row)
+                    row = (row + [""] * width)[:width]
+                rows.append(row)
                 lines.append(reader.line_num)
                 if len(rows) == chunk_rows:
                     break
             if not rows:
                 return
+            columns = list(zip(*rows, strict=True))
             table = pa.table(
-                {name: pa.array([row[name] for row in rows], pa.string()) for name in header}
+                {
+                    name: pa.array(column, pa.string())
+                    for name, column in zip(header, columns, strict=True)
+                }
             )
-            yield Chunk(table, rows, number, lines, frozenset(broken))
+            yield Chunk(table, number, lines, frozenset(broken))
             number += len(rows)
 
 
@@ -98,7 +103,7 @@ def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[Chunk]:
     number = 1
     for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
         table = pa.Table.from_batches([batch])
-        yield Chunk(table, table.to_pylist(), number, None, frozenset())
+        yield Chunk(table, number, None, frozenset())
         number += table.num_rows
 
 

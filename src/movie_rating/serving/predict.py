@@ -175,6 +175,10 @@ class ProductionPredictor:
         )
         return self
 
+    def limit_threads(self, threads: int) -> None:
+        """Rate with at most `threads` threads (a worker process of a pool: one)."""
+        self.cores = max(1, threads)
+
     @property
     def default_level(self) -> float:
         """The interval level when a caller names none (the model card's)."""
@@ -199,9 +203,13 @@ class ProductionPredictor:
     def explain_many(self, movies: Sequence[MovieInput] | pd.DataFrame) -> Explanations:
         """Each movie's rating as the baseline movie's plus one contribution per input field
         (`explain`); the ratings are the ones `predict_many` gives."""
+        return self.explain_columns(_input_columns(movies))
+
+    def explain_columns(self, columns: Mapping[str, np.ndarray]) -> Explanations:
+        """`explain_many` of input columns."""
         return explain(
-            lambda columns: self.score_columns(columns).ratings,
-            _input_columns(movies),
+            lambda part: self.score_columns(part).ratings,
+            columns,
             self.loaded.explanation_baseline.model_dump(),
         )
 
@@ -229,7 +237,7 @@ class ProductionPredictor:
             X = step.transform(X)
         if loaded.forest is not None and loaded.difficulty_forest is not None:
             dense = X.toarray() if sp.issparse(X) else np.asarray(X, dtype=np.float64)
-            if threads is None and dense.shape[0] < _THREADED_ROWS:
+            if threads is None and (self.cores == 1 or dense.shape[0] < _THREADED_ROWS):
                 threads = 1
             return Scored(
                 clip_ratings(loaded.forest.predict(dense, threads)),

@@ -15,6 +15,7 @@ MAX_TITLE_CHARS: Final = 300
 MAX_OVERVIEW_CHARS: Final = 5000
 MAX_GENRES: Final = 20
 MAX_GENRE_CHARS: Final = 40
+MAX_GENRE_LIST_CHARS: Final = MAX_GENRES * (MAX_GENRE_CHARS + 2)
 GENRE_SEPARATOR: Final = ","
 
 # What the validators below check, written into the OpenAPI schema as patterns, so a client
@@ -23,6 +24,7 @@ GENRE_SEPARATOR: Final = ","
 # `format: date` string can only be a pattern on its year (exact while the bounds are a
 # January 1 and a December 31: the schema tests check the days beside them).
 TITLE_PATTERN: Final = r"\S"
+LANGUAGE_PATTERN: Final = r"^[a-z]{2,3}$"
 _GENRE_ITEM: Final = rf"\s*(?:[^,\s](?:[^,]{{0,{MAX_GENRE_CHARS - 2}}}[^,\s])?\s*)?"
 GENRE_PATTERN: Final = rf"^{_GENRE_ITEM}(?:,{_GENRE_ITEM})*$"
 RELEASE_DATE_PATTERN: Final = (
@@ -36,6 +38,16 @@ _EXAMPLE: Final[dict[str, Any]] = {
     "original_language": "en",
     "release_date": "2023-07-19",
 }
+
+
+def genre_problem(value: str) -> str | None:
+    """What is wrong with a genre list (too many genres, one too long), or None."""
+    genres = [g.strip() for g in value.split(GENRE_SEPARATOR) if g.strip()]
+    if len(genres) > MAX_GENRES:
+        return f"at most {MAX_GENRES} genres, got {len(genres)}"
+    if any(len(g) > MAX_GENRE_CHARS for g in genres):
+        return f"each genre must be at most {MAX_GENRE_CHARS} characters"
+    return None
 
 
 class MovieInput(BaseModel):
@@ -54,7 +66,7 @@ class MovieInput(BaseModel):
     overview: str = Field(default="", max_length=MAX_OVERVIEW_CHARS)
     genre: str = Field(
         default="",
-        max_length=MAX_GENRES * (MAX_GENRE_CHARS + 2),
+        max_length=MAX_GENRE_LIST_CHARS,
         description=(
             f"Comma-separated genres, e.g. 'Drama, History'; at most {MAX_GENRES}, "
             f"each at most {MAX_GENRE_CHARS} characters; may be empty."
@@ -63,7 +75,7 @@ class MovieInput(BaseModel):
         json_schema_extra={"pattern": GENRE_PATTERN},
     )
     original_language: str = Field(
-        pattern=r"^[a-z]{2,3}$",
+        pattern=LANGUAGE_PATTERN,
         description="ISO 639-1-like code in lower case (TMDB also uses 'cn' and 'xx').",
         examples=["en"],
     )
@@ -85,12 +97,9 @@ class MovieInput(BaseModel):
     @field_validator("genre")
     @classmethod
     def _genre_list_within_limits(cls, value: str) -> str:
-        genres = [g.strip() for g in value.split(GENRE_SEPARATOR) if g.strip()]
-        if len(genres) > MAX_GENRES:
-            raise ValueError(f"at most {MAX_GENRES} genres, got {len(genres)}")
-        too_long = [g for g in genres if len(g) > MAX_GENRE_CHARS]
-        if too_long:
-            raise ValueError(f"each genre must be at most {MAX_GENRE_CHARS} characters")
+        problem = genre_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     def as_row(self) -> dict[str, str]:

@@ -2,6 +2,7 @@
 chunked CSV and Parquet, invalid rows kept in place, an output whole or absent."""
 
 import csv
+import multiprocessing
 import os
 import signal
 
@@ -124,3 +125,42 @@ def test_a_run_stopped_midway_leaves_no_output(predictor, tmp_path, monkeypatch,
     assert len(calls) == 2  # the first chunk was written to the scratch file
     assert not out.exists() and leftovers(tmp_path) == []
     assert signal.getsignal(signal.SIGTERM) == before  # the handler is put back
+
+
+def test_worker_processes_write_what_one_process_writes(predictor, tmp_path):
+    frame = synthetic_movies(60, seed=5)
+    frame.loc[3, "title"] = " "
+    frame.loc[41, "original_language"] = "English"
+    source = tmp_path / "in.csv"
+    frame.to_csv(source, index=False)
+    outputs, reports = [], []
+    for processes in (1, 2):
+        out, messages = tmp_path / f"out{processes}.csv", []
+        options = Options(explain=True, chunk_rows=7, processes=processes)
+        scored = score_file(predictor, source, out, options, report=messages.append)
+        assert (scored.rows, scored.invalid) == (60, 2)
+        outputs.append(out.read_bytes())
+        reports.append(messages)
+    assert outputs[0] == outputs[1]
+    assert reports[0] == reports[1] and [m.split(":")[0] for m in reports[0]] == [
+        "row 4 (line 5)",
+        "row 42 (line 43)",
+    ]
+
+
+def test_a_worker_that_dies_stops_the_run_without_output(predictor, tmp_path):
+    source, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    frame = synthetic_movies(300, seed=6)
+    frame.loc[0, "title"] = ""  # reported from the first chunk: then a worker is killed
+    frame.to_csv(source, index=False)
+    before = {child.pid for child in multiprocessing.active_children()}
+
+    def kill_a_worker(message: str) -> None:
+        workers = [c for c in multiprocessing.active_children() if c.pid not in before]
+        os.kill(workers[0].pid, signal.SIGKILL)
+
+    options = Options(chunk_rows=10, processes=2)
+    with pytest.raises(MovieRatingError, match="a scoring worker process died"):
+        score_file(predictor, source, out, options, report=kill_a_worker)
+    assert not out.exists() and leftovers(tmp_path) == []
+    assert {child.pid for child in multiprocessing.active_children()} <= before
