@@ -16,7 +16,7 @@ import pandas as pd
 from movie_rating.backtest.ablation import (
     VARIANTS,
     AblationData,
-    Winner,
+    WinnerSetup,
     ablation_markdown,
     family_variants,
     finalist_variants,
@@ -25,6 +25,7 @@ from movie_rating.backtest.ablation import (
 from movie_rating.backtest.temporal import BacktestParams
 from movie_rating.data.split import read_movies
 from movie_rating.intervals.conformal import IntervalParams
+from movie_rating.models.export import read_winner
 from movie_rating.params import BaseParams, TrainParams, load_params, parse_section
 
 REPORT_CUT = 2019  # the target row: fit before 2019, score 2019-2022
@@ -47,11 +48,8 @@ def main() -> None:
 
     params = load_params(args.params)
     backtest = parse_section(params, "backtest", BacktestParams)
-    chosen = json.loads(args.winner.read_text(encoding="utf-8"))
-    winner = Winner(
-        pipeline=chosen["pipeline"],
-        family=chosen["family"],
-        hyperparameters=json.loads(args.winner_hyperparameters.read_text(encoding="utf-8")),
+    setup = WinnerSetup(
+        winner=read_winner(args.winner, args.winner_hyperparameters),
         featurize_params=params["featurize"],
         model_params=params["models"],
         seed=parse_section(params, "base", BaseParams).seed,
@@ -71,7 +69,7 @@ def main() -> None:
     variants_all = [
         *VARIANTS,
         *family_variants(families, seed_design),
-        *finalist_variants(finalists, winner),
+        *finalist_variants(finalists, setup),
     ]
     variants = variants_all
     if args.only:
@@ -80,7 +78,7 @@ def main() -> None:
             parser.error(f"no variant named {args.only}")
     rows = []
     for variant in variants:
-        rows.append(score_variant(variant, winner, data, n_jobs=args.jobs))
+        rows.append(score_variant(variant, setup, data, n_jobs=args.jobs))
         row = rows[-1]
         print(
             f"{variant.name}: CV RMSE {row['cv_rmse']:.4f}, R² {REPORT_CUT}+ "

@@ -17,10 +17,10 @@ from movie_rating.evaluation.metrics import DIGITS
 from movie_rating.intervals.conformal import IntervalParams, point_pipeline, with_intervals
 from movie_rating.intervals.scores import SCORES, card_section, test_intervals
 from movie_rating.models.export import (
-    Winner,
     card_fields,
     explanation_baseline,
     feature_importance,
+    read_winner,
 )
 from movie_rating.models.families import build_model
 from movie_rating.models.training import full_pipeline
@@ -50,13 +50,7 @@ def main() -> None:
     seed = parse_section(params, "base", BaseParams).seed
     backtest = parse_section(params, "backtest", BacktestParams)
     intervals = parse_section(params, "intervals", IntervalParams)
-    chosen = json.loads(args.winner.read_text(encoding="utf-8"))
-    winner = Winner(
-        pipeline=chosen["pipeline"],
-        family=chosen["family"],
-        hyperparameters=json.loads(args.winner_hyperparameters.read_text(encoding="utf-8")),
-        cv_metrics={k: chosen[k] for k in ("cv_rmse_mean", "cv_rmse_std", "cv_r2_mean")},
-    )
+    winner = read_winner(args.winner, args.winner_hyperparameters)
 
     train = read_movies(args.train)
     estimator = full_pipeline(

@@ -29,6 +29,7 @@ from movie_rating.data.split import release_year
 from movie_rating.evaluation.metrics import DIGITS
 from movie_rating.features.pipelines import build_feature_pipeline
 from movie_rating.intervals.conformal import IntervalParams, with_intervals
+from movie_rating.models.export import Winner
 from movie_rating.models.families import build_model
 from movie_rating.models.training import full_pipeline
 
@@ -54,12 +55,10 @@ class Variant:
 
 
 @dataclass(frozen=True)
-class Winner:
-    """What the variants change: the exported cell and the params they are read from."""
+class WinnerSetup:
+    """What the variants change: the winning cell and the params they are read from."""
 
-    pipeline: str
-    family: str
-    hyperparameters: Mapping[str, Any]
+    winner: Winner
     featurize_params: Mapping[str, Any]
     model_params: Mapping[str, Any]
     seed: int
@@ -199,7 +198,7 @@ def family_variants(families: Sequence[str], seed_design: tuple[str, str]) -> tu
 
 
 def finalist_variants(
-    finalists: Mapping[str, Mapping[str, Any]], winner: Winner
+    finalists: Mapping[str, Mapping[str, Any]], setup: WinnerSetup
 ) -> tuple[Variant, ...]:
     """The tune stage's other finalists (its summary: cell -> pipeline, family, tuned
     hyper-parameters), each with its tuned settings: what `evaluate.select_on: temporal`
@@ -213,7 +212,7 @@ def finalist_variants(
             hyperparameters=cell["hyperparameters"],
         )
         for cell in finalists.values()
-        if (cell["pipeline"], cell["family"]) != (winner.pipeline, winner.family)
+        if (cell["pipeline"], cell["family"]) != (setup.winner.pipeline, setup.winner.family)
     )
 
 
@@ -223,11 +222,11 @@ def _merged(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, An
     return merged
 
 
-def build_variant(variant: Variant, winner: Winner) -> Pipeline:
+def build_variant(variant: Variant, setup: WinnerSetup) -> Pipeline:
     """The unfitted pipeline (features and model) of `variant`."""
-    pipeline = variant.pipeline or winner.pipeline
-    family = variant.family or winner.family
-    featurize = dict(winner.featurize_params)
+    pipeline = variant.pipeline or setup.winner.pipeline
+    family = variant.family or setup.winner.family
+    featurize = dict(setup.featurize_params)
     featurize[pipeline] = _merged(featurize[pipeline], variant.featurize)
     features = build_feature_pipeline(pipeline, featurize)
     blocks = features.named_steps[ENCODE_STEP].blocks
@@ -244,14 +243,14 @@ def build_variant(variant: Variant, winner: Winner) -> Pipeline:
     ]
     features.set_params(**{f"{ENCODE_STEP}__blocks": kept})
     settings = (
-        winner.model_params.get(family) or {}
-        if variant.untuned or family != winner.family
-        else winner.hyperparameters
+        setup.model_params.get(family) or {}
+        if variant.untuned or family != setup.winner.family
+        else setup.winner.hyperparameters
     )
-    seed = winner.seed if variant.model_seed is None else variant.model_seed
+    seed = setup.seed if variant.model_seed is None else variant.model_seed
     model = build_model(family, _merged(settings, variant.hyperparameters), seed)
     if variant.difficulty_power is not None:
-        model = DifficultyWeighted(model, winner.intervals, variant.difficulty_power, seed)
+        model = DifficultyWeighted(model, setup.intervals, variant.difficulty_power, seed)
     return full_pipeline(features, model)
 
 
@@ -267,9 +266,9 @@ def recency_weights(years: np.ndarray, half_life: float | None) -> np.ndarray | 
 
 
 def _fit_predict(
-    variant: Variant, winner: Winner, fit_on: pd.DataFrame, scored: pd.DataFrame
+    variant: Variant, setup: WinnerSetup, fit_on: pd.DataFrame, scored: pd.DataFrame
 ) -> np.ndarray:
-    estimator = build_variant(variant, winner)
+    estimator = build_variant(variant, setup)
     weights = recency_weights(release_year(fit_on).to_numpy(dtype=float), variant.recency_half_life)
     fit_params = {} if weights is None else {"model__sample_weight": weights}
     estimator.fit(fit_on, fit_on[TARGET].to_numpy(), **fit_params)
@@ -288,16 +287,16 @@ class AblationData:
 
 
 def score_variant(
-    variant: Variant, winner: Winner, data: AblationData, n_jobs: int | None = None
+    variant: Variant, setup: WinnerSetup, data: AblationData, n_jobs: int | None = None
 ) -> dict[str, Any]:
     """CV RMSE and R² on train (seeded shuffled `KFold`, as the train stage), and per cut
     year the R² and bias on all later films and R² on the rated ones, and their means."""
-    folds = list(KFold(data.cv_folds, shuffle=True, random_state=winner.seed).split(data.train))
+    folds = list(KFold(data.cv_folds, shuffle=True, random_state=setup.seed).split(data.train))
     years = release_year(data.movies).to_numpy()
     jobs = [(data.train.iloc[fit], data.train.iloc[held]) for fit, held in folds]
     jobs += [(data.movies[years < cut], data.movies[years >= cut]) for cut in data.cut_years]
     predicted = Parallel(n_jobs=n_jobs, prefer="threads")(
-        delayed(_fit_predict)(variant, winner, fit_on, scored) for fit_on, scored in jobs
+        delayed(_fit_predict)(variant, setup, fit_on, scored) for fit_on, scored in jobs
     )
     cv_predicted, cut_predicted = predicted[: len(folds)], predicted[len(folds) :]
     row: dict[str, Any] = {"variant": variant.name, "part": variant.part}

@@ -1,5 +1,6 @@
 """Export: the winning cell refit on train; what its model card says of it."""
 
+import json
 import os
 import platform
 from dataclasses import dataclass
@@ -18,14 +19,30 @@ from movie_rating.data.schema import TARGET, clip_ratings
 from movie_rating.evaluation.metrics import DIGITS, regression_metrics
 
 CARD_LIBRARIES = ("scikit-learn", "lightgbm", "xgboost-cpu", "numpy", "pandas", "scipy", "joblib")
+CV_METRICS = ("cv_rmse_mean", "cv_rmse_std", "cv_r2_mean")
 
 
 @dataclass(frozen=True)
 class Winner:
+    """The winning cell: its pipeline, family, hyper-parameters (tuned, or its params.yaml
+    settings) and CV metrics."""
+
     pipeline: str
     family: str
     hyperparameters: dict[str, Any]
     cv_metrics: dict[str, float]
+
+
+def read_winner(winner: Path, hyperparameters: Path) -> Winner:
+    """The winner as the evaluate stage (`winner.json`) and the tune stage (its
+    hyper-parameters) wrote it."""
+    chosen = json.loads(winner.read_text(encoding="utf-8"))
+    return Winner(
+        pipeline=chosen["pipeline"],
+        family=chosen["family"],
+        hyperparameters=json.loads(hyperparameters.read_text(encoding="utf-8")),
+        cv_metrics={key: chosen[key] for key in CV_METRICS},
+    )
 
 
 def creation_time() -> str:

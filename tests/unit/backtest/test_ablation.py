@@ -12,7 +12,7 @@ from movie_rating.backtest.ablation import (
     AblationData,
     DifficultyWeighted,
     Variant,
-    Winner,
+    WinnerSetup,
     ablation_markdown,
     build_variant,
     family_variants,
@@ -21,14 +21,14 @@ from movie_rating.backtest.ablation import (
     score_variant,
 )
 from movie_rating.intervals.conformal import IntervalParams
+from movie_rating.models.export import Winner
 
 
 @pytest.fixture
-def winner(repo_params) -> Winner:
-    return Winner(
-        pipeline="v5_stacked",
-        family="lightgbm",
-        hyperparameters={"n_estimators": 20, "num_leaves": 7, "verbose": -1},
+def winner(repo_params) -> WinnerSetup:
+    hyperparameters = {"n_estimators": 20, "num_leaves": 7, "verbose": -1}
+    return WinnerSetup(
+        winner=Winner("v5_stacked", "lightgbm", hyperparameters, {"cv_rmse_mean": 0.8}),
         featurize_params=repo_params["featurize"],
         model_params=repo_params["models"],
         seed=0,
@@ -36,7 +36,7 @@ def winner(repo_params) -> Winner:
     )
 
 
-def blocks(variant: Variant, winner: Winner) -> dict:
+def blocks(variant: Variant, winner: WinnerSetup) -> dict:
     encode = build_variant(variant, winner).named_steps["features"].named_steps["encode"]
     return {name: columns for name, _, columns in encode.blocks}
 
