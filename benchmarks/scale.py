@@ -37,16 +37,27 @@ MIN_SECONDS = 1.0  # a step faster than this is timed REPEATS times, the fastest
 REPEATS = 7
 
 
-def replicate(train: pd.DataFrame, scale: int, seed: int) -> pd.DataFrame:
-    """`scale` copies of `train`; copy k > 0 has " k" after each title and noisy ratings."""
+def replicate(
+    frame: pd.DataFrame,
+    scale: int,
+    seed: int,
+    title: str = "title",
+    rating: str = TARGET,
+    perturb: Callable[[pd.Series, np.ndarray], pd.Series] | None = None,
+) -> pd.DataFrame:
+    """`scale` copies of `frame`; copy k > 0 has " k" after each title and its ratings
+    perturbed by seeded noise (`perturb(ratings, noise)`; default: added, clipped to 0-10)."""
     rng = np.random.default_rng(seed)
-    copies = [train]
+    copies = [frame]
     for copy in range(1, scale):
-        frame = train.copy()
-        frame["title"] = frame["title"] + f" {copy}"
-        noise = rng.normal(0.0, NOISE, len(frame))
-        frame[TARGET] = clip_ratings(frame[TARGET].to_numpy() + noise)
-        copies.append(frame)
+        part = frame.copy()
+        part[title] = part[title] + f" {copy}"
+        noise = rng.normal(0.0, NOISE, len(part))
+        if perturb is None:
+            part[rating] = clip_ratings(part[rating].to_numpy() + noise)
+        else:
+            part[rating] = perturb(part[rating], noise)
+        copies.append(part)
     return pd.concat(copies, ignore_index=True)
 
 

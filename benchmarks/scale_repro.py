@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import yaml
 from report import merge_into_report
-from scale import NOISE
+from scale import replicate
 
 from movie_rating.params import load_params
 
@@ -34,22 +34,19 @@ RATING, TITLE = "Vote_Average", "Title"  # the raw file's columns
 
 
 def replicate_raw(source: Path, scale: int, seed: int, out: Path) -> int:
-    """`scale` copies of the raw CSV at `source` into `out`, as text; copy k > 0 has " k"
-    after each title and noisy ratings (where the rating is a number). Returns the rows."""
+    """`scale` copies of the raw CSV at `source` into `out`, as text, by `scale.replicate`
+    (a rating that is not a number stays as it is). Returns the rows."""
     raw = pd.read_csv(source, dtype=str, keep_default_na=False)
-    rng = np.random.default_rng(seed)
-    copies = [raw]
-    for copy in range(1, scale):
-        frame = raw.copy()
-        frame[TITLE] = frame[TITLE] + f" {copy}"
-        rating = pd.to_numeric(frame[RATING], errors="coerce")
-        noisy = np.clip(rating + rng.normal(0.0, NOISE, len(frame)), 0.0, 10.0).round(3)
-        frame[RATING] = noisy.astype(str).where(rating.notna(), frame[RATING])
-        copies.append(frame)
-    data = pd.concat(copies, ignore_index=True)
+    data = replicate(raw, scale, seed, TITLE, RATING, _noisy_text)
     out.parent.mkdir(parents=True, exist_ok=True)
     data.to_csv(out, index=False)
     return len(data)
+
+
+def _noisy_text(ratings: pd.Series, noise: np.ndarray) -> pd.Series:
+    rating = pd.to_numeric(ratings, errors="coerce")
+    noisy = np.clip(rating + noise, 0.0, 10.0).round(3)
+    return noisy.astype(str).where(rating.notna(), ratings)
 
 
 def main() -> None:
