@@ -6,11 +6,13 @@ this process after the model is loaded, so they share its loaded model (and its 
 trees) instead of loading and compiling their own; each rates a chunk in one thread. Threads
 in one process could not do the same: the feature steps' Python work holds the interpreter
 lock, and a 2-core run used ~1.3 cores. At most two chunks a worker are in flight, so memory
-stays flat. Fork is POSIX-only; elsewhere, and inside a Dask worker, chunks are rated here.
+stays flat. Workers are forked on Linux only (macOS's system libraries are not safe to fork);
+elsewhere, and inside a Dask worker, chunks are rated in this process.
 """
 
 import multiprocessing
 import signal
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -88,7 +90,7 @@ def rating(predictor: ProductionPredictor, options: Options) -> Iterator[Rate]:
     """A function from chunks to their rated tables, in order: in this process, or in
     `options.processes` forked workers (shut down when the block ends, however it ends)."""
     level, explain = options.level, options.explain
-    if options.processes <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if options.processes <= 1 or sys.platform != "linux":
         yield lambda chunks: (rate_chunk(predictor, chunk, level, explain) for chunk in chunks)
         return
     # (forked: a worker's initializer arguments are inherited, not pickled)
