@@ -79,6 +79,8 @@ class Validated:
 
 
 def validate(chunk: Chunk) -> Validated:
+    """The chunk's rows as `MovieInput` takes them: the valid ones' columns (as `as_row`
+    gives them), and a reason for each other row."""
     table, count = chunk.table, chunk.table.num_rows
     given = {c: table.column(c).to_pylist() for c in REQUIRED_COLUMNS}
     for c in OPTIONAL_COLUMNS:
