@@ -32,6 +32,7 @@ from movie_rating.serving.schemas import (
     MAX_RELEASE_DATE,
     MAX_TITLE_CHARS,
     MIN_RELEASE_DATE,
+    RELEASE_DATE_PATTERN,
     MovieInput,
     genre_problem,
 )
@@ -112,7 +113,7 @@ def validate(chunk: Chunk) -> Validated:
 
 
 _LANGUAGE: Final = re.compile(LANGUAGE_PATTERN)
-_ISO_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_ISO_DATE: Final = re.compile(RELEASE_DATE_PATTERN)
 
 
 def _plainly_valid(row: dict[str, Any], verdicts: dict[tuple[str, Any], bool]) -> bool:
