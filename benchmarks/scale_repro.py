@@ -5,9 +5,11 @@ For each scale, a fresh clone of this checkout's HEAD in a temporary folder, the
 (dvc.yaml's `paths.source`) replicated there by `scale.py`'s recipe (each copy's titles
 suffixed with its number, its `Vote_Average` perturbed by seeded noise of 0.1, clipped to
 0-10) with its sha256 recorded in the clone's params.yaml, and `dvc repro` run on it: its
-wall time, with scale 1 as the reference in the same run. Copies of one film fall on both
-sides of the random split, so the scores at N > 1 mean nothing; only the time does. The
-stages run in this environment (this checkout's package): run it on a clean checkout.
+wall time, with scale 1 as the reference in the same run, and the seconds each kind of
+stage took (from the moment dvc starts a stage to the moment it starts the next). Copies of
+one film fall on both sides of the random split, so the scores at N > 1 mean nothing; only
+the time does. The stages run in this environment (this checkout's package): run it on a
+clean checkout.
 
 Usage (2 cores: ~8 min at 1x, about N times that at Nx):
 `uv run python benchmarks/scale_repro.py --scales 1 4`
@@ -16,11 +18,13 @@ Usage (2 cores: ~8 min at 1x, about N times that at Nx):
 import argparse
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,6 +35,7 @@ from scale import replicate
 from movie_rating.params import load_params
 
 RATING, TITLE = "Vote_Average", "Title"  # the raw file's columns
+STAGE_START = re.compile(r"^Running stage '([^'@]+)")  # `train@v5-lightgbm` -> train
 
 
 def replicate_raw(source: Path, scale: int, seed: int, out: Path) -> int:
@@ -49,6 +54,32 @@ def _noisy_text(ratings: pd.Series, noise: np.ndarray) -> pd.Series:
     return noisy.astype(str).where(rating.notna(), ratings)
 
 
+def timed_repro(clone: Path, env: dict[str, str]) -> tuple[float, dict[str, float]]:
+    """`dvc repro` in `clone`: its wall seconds and the seconds spent in each kind of stage."""
+    stages: dict[str, float] = {}
+    start = time.perf_counter()
+    current, since = "", start
+    with subprocess.Popen(
+        [sys.executable, "-m", "dvc", "repro"],
+        cwd=clone,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as repro:
+        assert repro.stdout is not None
+        for line in repro.stdout:
+            if match := STAGE_START.match(line):
+                now = time.perf_counter()
+                if current:
+                    stages[current] = stages.get(current, 0.0) + now - since
+                current, since = match[1], now
+    end = time.perf_counter()
+    if repro.returncode:
+        raise subprocess.CalledProcessError(repro.returncode, repro.args)
+    stages[current] = stages.get(current, 0.0) + end - since
+    return round(end - start, 1), {name: round(value, 1) for name, value in stages.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 4])
@@ -60,8 +91,8 @@ def main() -> None:
         entry["paths"] for entry in variables if isinstance(entry, dict) and "paths" in entry
     )
     source = Path(paths["source"])
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
-    rows: list[dict[str, float]] = []
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PYTHONUNBUFFERED": "1"}  # stage lines on time
+    rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as folder:
         for scale in args.scales:
             clone = Path(folder) / f"x{scale}" / "repo"
@@ -71,16 +102,10 @@ def main() -> None:
             replicated = hashlib.sha256((clone / source).read_bytes()).hexdigest()
             params = clone / "params.yaml"  # ingest checks the raw file's sha256
             params.write_text(params.read_text(encoding="utf-8").replace(recorded, replicated))
-            start = time.perf_counter()
-            subprocess.run(
-                [sys.executable, "-m", "dvc", "repro"],
-                cwd=clone,
-                env=env,
-                check=True,
-                stdout=subprocess.DEVNULL,
+            seconds, stages = timed_repro(clone, env)
+            rows.append(
+                {"scale": scale, "raw_rows": raw_rows, "seconds": seconds, "stages": stages}
             )
-            seconds = time.perf_counter() - start
-            rows.append({"scale": scale, "raw_rows": raw_rows, "seconds": round(seconds, 1)})
             print(rows[-1], flush=True)
     for row in rows:
         row["ratio"] = round(row["seconds"] / rows[0]["seconds"], 2)
