@@ -1,6 +1,7 @@
 """The HTTP API end to end: a real uvicorn process, a real (tiny) model, httpx on loopback."""
 
 import json
+import re
 import shutil
 import time
 
@@ -281,8 +282,12 @@ def test_metrics(client, local_predictor):
 
 
 def test_docs_and_openapi_examples(client):
-    assert client.get("/docs").status_code == 200
-    assert client.get("/redoc").status_code == 200
+    for page in ("/docs", "/redoc"):
+        html = client.get(page)
+        assert html.status_code == 200
+        assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', html.text)
+        assert assets and all(asset.startswith("/") for asset in assets), assets  # no CDN
+        assert all(client.get(asset).status_code == 200 for asset in assets)
     schema = client.get("/openapi.json").json()
     assert {"/predict", "/predict/batch", "/health", "/ready", "/model"} <= set(schema["paths"])
     assert schema["components"]["schemas"]["MovieInput"]["examples"]

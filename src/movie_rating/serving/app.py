@@ -12,10 +12,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.exceptions import HTTPException
 
-from movie_rating.serving.docs import add_docs, offline_assets_dir
 from movie_rating.serving.logs import configure_logging, request_id_var
 from movie_rating.serving.middleware import (
     BodySizeLimitMiddleware,
@@ -74,14 +74,13 @@ def add_metrics(app: FastAPI, metrics: ServiceMetrics) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level)
-    offline_docs = offline_assets_dir() is not None
-    app = FastAPI(
+    # /docs and /redoc from the package's own Swagger UI and ReDoc assets, not a CDN that an
+    # offline machine or a locked-down cluster cannot reach.
+    app = FastAPIOffline(
         title="movie-rating",
         summary="Predict a movie's TMDB rating (0-10) from what is known before release.",
         version="1",
         lifespan=lifespan,
-        docs_url=None if offline_docs else "/docs",
-        redoc_url=None if offline_docs else "/redoc",
     )
     metrics = ServiceMetrics(CollectorRegistry())
     app.state.service = ServiceState(settings=settings, metrics=metrics)
@@ -89,7 +88,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     if settings.model_source == "mlflow":  # /models lists the registry: none in local mode
         app.include_router(models.router)
-    add_docs(app)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
     add_metrics(app, metrics)
