@@ -93,10 +93,10 @@ def validate(chunk: Chunk) -> Validated:
     verdicts: dict[tuple[str, Any], bool] = {}
     rows = zip(*(given[c] for c in INPUT_FEATURES), strict=True)
     for index, values in enumerate(rows):
-        row = dict(zip(INPUT_FEATURES, values, strict=True))
         if index in chunk.broken:
             errors[index] = WRONG_FIELD_COUNT
             continue
+        row = dict(zip(INPUT_FEATURES, values, strict=True))
         if not _plainly_valid(row, verdicts):
             try:
                 row = MovieInput.model_validate(row).as_row()

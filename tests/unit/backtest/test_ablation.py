@@ -25,7 +25,7 @@ from movie_rating.models.export import Winner
 
 
 @pytest.fixture
-def winner(repo_params) -> WinnerSetup:
+def winner_setup(repo_params) -> WinnerSetup:
     hyperparameters = {"n_estimators": 20, "num_leaves": 7, "verbose": -1}
     return WinnerSetup(
         winner=Winner("v5_stacked", "lightgbm", hyperparameters, {"cv_rmse_mean": 0.8}),
@@ -36,33 +36,33 @@ def winner(repo_params) -> WinnerSetup:
     )
 
 
-def blocks(variant: Variant, winner: WinnerSetup) -> dict:
-    encode = build_variant(variant, winner).named_steps["features"].named_steps["encode"]
+def blocks(variant: Variant, winner_setup: WinnerSetup) -> dict:
+    encode = build_variant(variant, winner_setup).named_steps["features"].named_steps["encode"]
     return {name: columns for name, _, columns in encode.blocks}
 
 
-def test_every_variant_builds_and_names_are_unique(winner):
+def test_every_variant_builds_and_names_are_unique(winner_setup):
     variants = [*VARIANTS, *family_variants(["ridge", "lightgbm"], ("v4_trigrams", "lightgbm"))]
     assert len({variant.name for variant in variants}) == len(variants)
     for variant in variants:
-        build_variant(variant, winner)
+        build_variant(variant, winner_setup)
 
 
-def test_a_variant_changes_only_what_it_names(winner):
-    full = blocks(VARIANTS[0], winner)
-    dropped = blocks(Variant("x", "text ridges", drop_blocks=("overview",)), winner)
+def test_a_variant_changes_only_what_it_names(winner_setup):
+    full = blocks(VARIANTS[0], winner_setup)
+    dropped = blocks(Variant("x", "text ridges", drop_blocks=("overview",)), winner_setup)
     assert set(full) - set(dropped) == {"overview"}
-    fewer = blocks(Variant("x", "y", block_columns={"numeric": ("release_month",)}), winner)
+    fewer = blocks(Variant("x", "y", block_columns={"numeric": ("release_month",)}), winner_setup)
     assert fewer["numeric"] == ["release_month"] and fewer["genres"] == full["genres"]
-    without_keys = blocks(Variant("x", "y", featurize={"release_keys": []}), winner)
+    without_keys = blocks(Variant("x", "y", featurize={"release_keys": []}), winner_setup)
     assert "release" in full and "release" not in without_keys
     with pytest.raises(ValueError, match="no block"):
-        build_variant(Variant("x", "y", drop_blocks=("nonsense",)), winner)
+        build_variant(Variant("x", "y", drop_blocks=("nonsense",)), winner_setup)
 
 
-def test_settings_come_from_the_winner_unless_untuned_or_another_family(winner, repo_params):
+def test_settings_come_from_the_winner_unless_untuned_or_another_family(winner_setup, repo_params):
     def model(variant: Variant):
-        return build_variant(variant, winner).named_steps["model"].get_params()
+        return build_variant(variant, winner_setup).named_steps["model"].get_params()
 
     assert model(VARIANTS[0])["n_estimators"] == 20
     assert model(Variant("x", "y", hyperparameters={"n_estimators": 5}))["n_estimators"] == 5
@@ -72,7 +72,7 @@ def test_settings_come_from_the_winner_unless_untuned_or_another_family(winner, 
     assert model(Variant("x", "y", family="random_forest"))["n_estimators"] == forest
 
 
-def test_the_other_finalists_keep_their_tuned_settings(winner):
+def test_the_other_finalists_keep_their_tuned_settings(winner_setup):
     finalists = {
         "v5_stacked-lightgbm": {
             "pipeline": "v5_stacked",
@@ -85,15 +85,15 @@ def test_the_other_finalists_keep_their_tuned_settings(winner):
             "hyperparameters": {"max_depth": 2, "n_estimators": 7},
         },
     }
-    (other,) = finalist_variants(finalists, winner)  # the winner itself is not repeated
-    model = build_variant(other, winner).named_steps["model"]
+    (other,) = finalist_variants(finalists, winner_setup)  # the winner itself is not repeated
+    model = build_variant(other, winner_setup).named_steps["model"]
     assert other.name == "xgboost, tuned"
     assert (model.get_params()["max_depth"], model.get_params()["n_estimators"]) == (2, 7)
 
 
-def test_difficulty_weighting_uses_the_intervals_settings(winner):
+def test_difficulty_weighting_uses_the_intervals_settings(winner_setup):
     variant = Variant("x", "difficulty weighting", difficulty_power=2.0)
-    model = build_variant(variant, winner).named_steps["model"]
+    model = build_variant(variant, winner_setup).named_steps["model"]
     assert isinstance(model, DifficultyWeighted)
     assert (model.power, model.intervals.folds) == (2.0, 3)
     assert clone(model).get_params()["power"] == 2.0
@@ -120,13 +120,13 @@ def test_recency_weights_halve_per_half_life():
     assert recency_weights(years, None) is None
 
 
-def test_scores_on_the_cv_and_every_cut(winner, movie_factory):
+def test_scores_on_the_cv_and_every_cut(winner_setup, movie_factory):
     movies = movie_factory(240, seed=3)
     data = AblationData(
         train=movies.iloc[:200], movies=movies, cv_folds=3, cut_years=[2000, 2010], min_votes=50
     )
     weighted = Variant("weighted", "recency weighting", recency_half_life=5.0)
-    rows = [score_variant(variant, winner, data) for variant in (VARIANTS[0], weighted)]
+    rows = [score_variant(variant, winner_setup, data) for variant in (VARIANTS[0], weighted)]
 
     for row in rows:
         assert 0 < row["cv_rmse"] < 2
