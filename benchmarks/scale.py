@@ -10,8 +10,14 @@ grows linearly has ratio 4 at 4x and 16 at 16x. Linear algebra runs on one threa
 every stage (dvc.yaml sets OPENBLAS_NUM_THREADS=1); a step shorter than MIN_SECONDS is
 repeated and its fastest run kept.
 
-Usage (after `dvc repro`): `uv run python benchmarks/scale.py [--scales 1 4 16]`; ~4 min on
-2 cores with 16x, most of it the forest and gradient boosting.
+The matrix widens with the copies: a language needs `language_min_count` training films for a
+column of its own, and a film's copies all count. `--fixed-width` also runs, in the same run,
+each scale above 1 with every absolute count threshold of the pipeline (`*_min_count`, an
+integer `min_df`) multiplied by the scale, so that it keeps the 1x columns and vocabularies
+and only the rows grow (rows marked `"thresholds": "x scale"`; key `scale_fixed_width`).
+
+Usage (after `dvc repro`): `uv run python benchmarks/scale.py [--scales 1 4 16]
+[--fixed-width]`; ~4 min on 2 cores with 16x, most of it the forest and gradient boosting.
 """
 
 import argparse
@@ -61,6 +67,19 @@ def replicate(
     return pd.concat(copies, ignore_index=True)
 
 
+def fixed_width(settings: Any, scale: int) -> Any:
+    """`settings` (a pipeline's featurize params) with every absolute count threshold
+    (`*_min_count`, an integer `min_df`) times `scale`."""
+    if isinstance(settings, dict):
+        return {
+            key: value * scale
+            if (key.endswith("_min_count") or key == "min_df") and type(value) is int
+            else fixed_width(value, scale)
+            for key, value in settings.items()
+        }
+    return settings
+
+
 def timed(call: Callable[..., Any], *arguments: Any) -> tuple[Any, dict[str, float]]:
     """`call(*arguments)`, and its wall and CPU seconds (fastest of REPEATS if it is quick)."""
     best = {"wall_s": float("inf"), "cpu_s": float("inf")}
@@ -80,6 +99,7 @@ def main() -> None:
     parser.add_argument("--train", type=Path, default=Path("data/processed/train.csv"))
     parser.add_argument("--winner", type=Path, default=Path("reports/winner.json"))
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 4, 16])
+    parser.add_argument("--fixed-width", action="store_true", help="count thresholds x scale")
     args = parser.parse_args()
 
     params = load_params(args.params)
@@ -93,29 +113,36 @@ def main() -> None:
     for scale in args.scales:
         data = replicate(train, scale, seed)
         y = data[TARGET].to_numpy()
-        features = build_feature_pipeline(pipeline, params["featurize"])
-        matrix, cost = timed(features.fit_transform, data, y)
-        rows.append({"scale": scale, "rows": len(data), "step": f"featurize {pipeline}", **cost})
-        print(rows[-1], flush=True)
-        for family in families:
-            model = build_model(family, params["models"].get(family) or {}, seed)
-            _, cost = timed(model.fit, matrix, y)
-            rows.append({"scale": scale, "rows": len(data), "step": family, **cost})
+        variants = {"as set": params["featurize"]}
+        if args.fixed_width and scale > 1:
+            scaled = fixed_width(params["featurize"][pipeline], scale)
+            variants["x scale"] = {**params["featurize"], pipeline: scaled}
+        for thresholds, featurize in variants.items():
+            features = build_feature_pipeline(pipeline, featurize)
+            matrix, cost = timed(features.fit_transform, data, y)
+            size = {"scale": scale, "rows": len(data), "columns": matrix.shape[1]}
+            size["thresholds"] = thresholds
+            rows.append({**size, "step": f"featurize {pipeline}", **cost})
             print(rows[-1], flush=True)
+            for family in families:
+                model = build_model(family, params["models"].get(family) or {}, seed)
+                _, cost = timed(model.fit, matrix, y)
+                rows.append({**size, "step": family, **cost})
+                print(rows[-1], flush=True)
 
     table = pd.DataFrame(rows)
     base = table[table["scale"] == args.scales[0]].set_index("step")
     for column in ("wall_s", "cpu_s"):
         table[f"{column}_ratio"] = (table[column] / table["step"].map(base[column])).round(2)
     merge_into_report(
-        "scale",
+        "scale_fixed_width" if args.fixed_width else "scale",
         {
             "pipeline": pipeline,
             "train_rows": len(train),
             "rows": table.to_dict("records"),
         },
     )
-    wide = table.pivot(index="step", columns="scale", values="cpu_s_ratio")
+    wide = table.pivot(index="step", columns=["scale", "thresholds"], values="cpu_s_ratio")
     print(wide.loc[table["step"].unique()].to_string())
 
 
