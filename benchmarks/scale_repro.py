@@ -4,12 +4,13 @@
 For each scale, a fresh clone of this checkout's HEAD in a temporary folder, the raw CSV
 (dvc.yaml's `paths.source`) replicated there by `scale.py`'s recipe (each copy's titles
 suffixed with its number, its `Vote_Average` perturbed by seeded noise of 0.1, clipped to
-0-10) with its sha256 recorded in the clone's params.yaml, and `dvc repro` run on it: its
-wall time, with scale 1 as the reference in the same run, and the seconds each kind of
-stage took (from the moment dvc starts a stage to the moment it starts the next). Copies of
-one film fall on both sides of the random split, so the scores at N > 1 mean nothing; only
-the time does. The stages run in this environment (this checkout's package): run it on a
-clean checkout.
+0-10) with its sha256 recorded in the clone's params.yaml, and `dvc repro --force` run on it
+(every stage: at 1x the data are the original, and a stage whose outputs are all in git
+would otherwise be skipped as unchanged): its wall time, with scale 1 as the reference in
+the same run, and the seconds each kind of stage took (from the moment dvc starts a stage to
+the moment it starts the next). Copies of one film fall on both sides of the random split,
+so the scores at N > 1 mean nothing; only the time does. The stages run in this environment
+(this checkout's package): run it on a clean checkout.
 
 Usage (2 cores: ~8 min at 1x, about N times that at Nx):
 `uv run python benchmarks/scale_repro.py --scales 1 4`
@@ -60,7 +61,7 @@ def timed_repro(clone: Path, env: dict[str, str]) -> tuple[float, dict[str, floa
     start = time.perf_counter()
     current, since = "", start
     with subprocess.Popen(
-        [sys.executable, "-m", "dvc", "repro"],
+        [sys.executable, "-m", "dvc", "repro", "--force"],
         cwd=clone,
         env=env,
         stdout=subprocess.PIPE,
