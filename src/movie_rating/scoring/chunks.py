@@ -11,6 +11,7 @@ with an empty rating and the field and reason in its `error` column. Optional in
 """
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -53,6 +54,11 @@ def describe(error: ValidationError) -> str:
 
 
 def check_columns(columns: Sequence[str], name: str) -> None:
+    """The input's column names, checked before any row is read: each name once (a second
+    `title` would be dropped or misread), the required ones there, no output one taken."""
+    repeated = sorted(column for column, count in Counter(columns).items() if count > 1)
+    if repeated:
+        raise MovieRatingError(f"{name} has more than one column named {repeated}")
     missing = [column for column in REQUIRED_COLUMNS if column not in columns]
     if missing:
         raise MovieRatingError(f"{name} lacks column(s) {missing}; it has {list(columns)}")

@@ -2,9 +2,10 @@
 
 CSV is read with the standard library's `csv` module, one chunk of rows at a time: a row with
 the wrong number of fields stays in its place, to be reported, where pyarrow's CSV reader can
-only skip it (dropping the row) or stop. Parquet is read a record batch at a time with
-pyarrow. The output is CSV or Parquet by its suffix, written with pyarrow to a hidden file in
-the output's folder and renamed onto it only when every chunk is written; an error or an
+only skip it (dropping the row) or stop; a UTF-8 byte order mark (spreadsheets write one) is
+not part of the first column's name. Parquet is read a record batch at a time with pyarrow.
+The output is CSV or Parquet by its suffix, written with pyarrow to a hidden file in the
+output's folder and renamed onto it only when every chunk is written; an error or an
 interruption (Ctrl-C, SIGTERM) removes it, so the output is whole or absent.
 """
 
@@ -52,7 +53,7 @@ def columns_of(path: Path) -> list[str]:
     try:
         if is_parquet(path):
             return list(pq.ParquetFile(path).schema_arrow.names)
-        with path.open(encoding="utf-8", newline="") as handle:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
             return next(csv.reader(handle), [])
     except (OSError, UnicodeDecodeError, csv.Error, pa.ArrowException) as error:
         raise MovieRatingError(f"cannot read {path.name}: {_reason(error)}") from None
@@ -67,7 +68,7 @@ def read_chunks(path: Path, chunk_rows: int) -> Iterator[Chunk]:
 
 
 def _csv_chunks(path: Path, chunk_rows: int) -> Iterator[Chunk]:
-    with path.open(encoding="utf-8", newline="") as handle:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader, [])
         width = len(header)

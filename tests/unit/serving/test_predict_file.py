@@ -101,6 +101,33 @@ def test_a_missing_column_or_unreadable_file_stops_before_any_output(predictor, 
     assert leftovers(tmp_path) == []
 
 
+def test_a_repeated_column_name_stops_before_any_output(predictor, tmp_path):
+    source = tmp_path / "twice.csv"
+    source.write_text(GOOD.replace("overview,genre", "title,genre"), encoding="utf-8")
+    with pytest.raises(
+        MovieRatingError, match=r"twice.csv has more than one column named \['title'\]"
+    ):
+        predict_file(predictor, source, tmp_path / "o.csv")
+    parquet = tmp_path / "twice.parquet"
+    frame = synthetic_movies(3)
+    table = pa.Table.from_arrays(
+        [pa.array(frame[c]) for c in frame.columns] + [pa.array(frame["genre"])],
+        names=[*frame.columns, "genre"],
+    )
+    pq.write_table(table, parquet)
+    with pytest.raises(MovieRatingError, match=r"more than one column named \['genre'\]"):
+        predict_file(predictor, parquet, tmp_path / "o.parquet")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["twice.csv", "twice.parquet"]
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_column(predictor, tmp_path):
+    source, out = tmp_path / "excel.csv", tmp_path / "out.csv"
+    source.write_text("\ufeff" + GOOD, encoding="utf-8")  # what spreadsheets save as "UTF-8"
+    assert predict_file(predictor, source, out) == 0
+    (row,) = read_csv(out)
+    assert next(iter(row)) == "title" and row["title"] == "A" and row["predicted_rating"]
+
+
 @pytest.mark.parametrize("stop", ["error", "sigterm", "ctrl-c"])
 def test_a_run_stopped_midway_leaves_no_output(predictor, tmp_path, monkeypatch, stop):
     source, out = tmp_path / "in.csv", tmp_path / "out.csv"
