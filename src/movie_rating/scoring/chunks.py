@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from movie_rating.data.schema import INPUT_FEATURES
 from movie_rating.errors import MovieRatingError
-from movie_rating.scoring.files import WRONG_FIELD_COUNT, Chunk
+from movie_rating.scoring.files import Chunk
 from movie_rating.serving.explain import FIELDS
 from movie_rating.serving.predict import ProductionPredictor
 from movie_rating.serving.schemas import (
@@ -100,7 +100,7 @@ def validate(chunk: Chunk) -> Validated:
     rows = zip(*(given[c] for c in INPUT_FEATURES), strict=True)
     for index, values in enumerate(rows):
         if index in chunk.broken:
-            errors[index] = WRONG_FIELD_COUNT
+            errors[index] = chunk.broken[index]
             continue
         row = dict(zip(INPUT_FEATURES, values, strict=True))
         if not _plainly_valid(row, verdicts):

@@ -14,7 +14,7 @@ import os
 import signal
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,12 +36,12 @@ class Chunk:
     """Consecutive rows of the input: the columns as they came (`table`: strings from a CSV,
     the file's own types from Parquet), the first row's number (1-based, counted over the
     whole file), each row's line (CSV only), and the rows that could not be parsed into the
-    header's columns (their fields as far as they go, the rest empty)."""
+    header's columns, with why (their fields as far as they go, the rest empty)."""
 
     table: pa.Table
     first_number: int
     lines: list[int] | None
-    broken: frozenset[int]  # row indexes in `table`
+    broken: Mapping[int, str]  # row index in `table` -> reason
 
 
 def is_parquet(path: Path) -> bool:
@@ -72,16 +72,19 @@ def _csv_chunks(path: Path, chunk_rows: int) -> Iterator[Chunk]:
         reader = csv.reader(handle)
         header = next(reader, [])
         width = len(header)
+        rows_read = _rows(reader)
         number = 1
         while True:
             rows: list[list[str]] = []
             lines: list[int] = []
-            broken: set[int] = set()
-            for row in reader:
-                if not row:  # a blank line is no row (as `csv.DictReader` reads it)
+            broken: dict[int, str] = {}
+            for row, problem in rows_read:
+                if not row and problem is None:  # a blank line is no row (as `csv.DictReader`)
                     continue
-                if len(row) != width:
-                    broken.add(len(rows))
+                if problem is None and len(row) != width:
+                    problem = WRONG_FIELD_COUNT
+                if problem is not None:
+                    broken[len(rows)] = problem
                     row = (row + [""] * width)[:width]
                 rows.append(row)
                 lines.append(reader.line_num)
@@ -96,15 +99,30 @@ def _csv_chunks(path: Path, chunk_rows: int) -> Iterator[Chunk]:
                     for i, name in enumerate(header)
                 }
             )
-            yield Chunk(table, number, lines, frozenset(broken))
+            yield Chunk(table, number, lines, broken)
             number += len(rows)
+
+
+def _rows(reader: Any) -> Iterator[tuple[list[str], str | None]]:
+    """Each row the reader reads, with None; where it cannot read one (a field longer than the
+    `csv` module's limit, 131,072 characters), no fields and why. The reader goes on at the
+    next line, so one such row does not stop the file."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            yield [], f"row: {error}"
+            continue
+        yield row, None
 
 
 def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[Chunk]:
     number = 1
     for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
         table = pa.Table.from_batches([batch])
-        yield Chunk(table, number, None, frozenset())
+        yield Chunk(table, number, None, {})
         number += table.num_rows
 
 

@@ -26,7 +26,7 @@ def by_movie_input(row: dict[str, Any]) -> dict[str, str] | str:
 
 def check_against_movie_input(rows: list[dict[str, Any]], types: dict[str, pa.DataType]) -> None:
     table = pa.table({c: pa.array([row[c] for row in rows], types.get(c)) for c in INPUT_FEATURES})
-    got = validate(Chunk(table, 1, None, frozenset()))
+    got = validate(Chunk(table, 1, None, {}))
     expected = [by_movie_input(row) for row in table.to_pylist()]
     valid = [i for i, e in enumerate(expected) if isinstance(e, dict)]
     assert got.positions == valid

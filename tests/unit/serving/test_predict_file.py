@@ -60,6 +60,18 @@ def test_ragged_rows_are_reported_not_dropped(predictor, tmp_path):
     assert [bool(r["error"]) for r in rows] == [False, True, True]
 
 
+def test_a_field_too_long_to_read_is_its_rows_error_not_the_files(predictor, tmp_path):
+    source, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    long_row = "B," + "x" * 200_000 + ",Drama,en,2001-01-01\n"  # over the csv module's limit
+    source.write_text(GOOD + long_row + "C,x,Drama,en,2001-01-01\n", encoding="utf-8")
+    messages = []
+    assert predict_file(predictor, source, out, chunk_rows=2, messages=messages) == 1
+    assert messages == ["row 2 (line 3): row: field larger than field limit (131072)"]
+    rows = read_csv(out)
+    assert [r["title"] for r in rows] == ["A", "", "C"]
+    assert [bool(r["predicted_rating"]) for r in rows] == [True, False, True]
+
+
 def test_chunks_change_nothing_and_parquet_matches_csv(predictor, tmp_path):
     frame = synthetic_movies(50, seed=3)
     frame.insert(0, "record_id", range(100, 150))
