@@ -42,6 +42,7 @@ from typing import Final
 from pydantic import ValidationError
 
 from movie_rating.cli import run_cli
+from movie_rating.data.schema import INPUT_FEATURES
 from movie_rating.errors import MovieRatingError
 from movie_rating.scoring.chunks import describe
 from movie_rating.scoring.run import CHUNK_ROWS, Options, score_file
@@ -149,6 +150,11 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
         parser.error("--input needs --out")
     if args.input is None and args.title is None:
         parser.error("give --input IN --out OUT, or one movie with --title and friends")
+    if args.out is not None and args.input is None:
+        parser.error("--out needs --input")
+    one_movie = [f"--{name.replace('_', '-')}" for name in INPUT_FEATURES if getattr(args, name)]
+    if args.input is not None and one_movie:
+        parser.error(f"--input rates a file, {' '.join(one_movie)} one movie: give one, not both")
     if args.chunk_rows < 1:
         parser.error("--chunk-rows must be at least 1")
     if args.processes is not None and args.processes < 1:

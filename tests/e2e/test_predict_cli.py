@@ -117,6 +117,32 @@ def test_errors_are_one_line_without_traceback(e2e_models_dir, tmp_path):
         assert len(errors) == 1 and message in errors[0], result.stderr
 
 
+def test_an_output_that_cannot_be_written_is_one_line_and_leaves_nothing(e2e_models_dir, tmp_path):
+    source = tmp_path / "in.csv"
+    source.write_text(",".join(HEADER) + "\n" + ",".join(ROWS[0]) + "\n", encoding="utf-8")
+    for out in (source / "out.csv", tmp_path / "taken.csv"):  # under a file; onto a folder
+        (tmp_path / "taken.csv").mkdir(exist_ok=True)
+        args = ("--models-dir", e2e_models_dir, "--input", source, "--out", out)
+        result = run_cli(*args, cwd=tmp_path)
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and errors[0].startswith(f"error: cannot write {out.name}: ")
+        assert str(tmp_path) not in errors[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "taken.csv"]
+    assert list((tmp_path / "taken.csv").iterdir()) == []
+
+
+def test_a_file_and_one_movie_together_are_refused(e2e_models_dir, tmp_path):
+    source = tmp_path / "in.csv"
+    source.write_text(",".join(HEADER) + "\n" + ",".join(ROWS[0]) + "\n", encoding="utf-8")
+    both = ["--input", source, "--out", tmp_path / "o.csv", "--title", "X", "--genre", "Drama"]
+    result = run_cli("--models-dir", e2e_models_dir, *both, cwd=tmp_path)
+    assert result.returncode == 2 and "--title --genre one movie" in result.stderr
+    result = run_cli("--models-dir", e2e_models_dir, "--title", "X", "--out", "o.csv", cwd=tmp_path)
+    assert result.returncode == 2 and "--out needs --input" in result.stderr
+    assert not (tmp_path / "o.csv").exists()
+
+
 @pytest.fixture(scope="module")
 def lightgbm_models_dir(tmp_path_factory):
     return write_model_dir(tmp_path_factory.mktemp("lightgbm"), family="lightgbm", n_estimators=20)

@@ -129,22 +129,24 @@ def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[Chunk]:
 class OutputWriter:
     """Appends tables to the output, CSV or Parquet by its suffix (through `writing`)."""
 
-    def __init__(self, scratch: Path, parquet: bool) -> None:
+    def __init__(self, scratch: Path, out: Path) -> None:
         self._scratch = scratch
-        self._parquet = parquet
+        self._out = out
         self._writer: Any = None
 
     def write(self, table: pa.Table) -> None:
-        if self._writer is None:
-            if self._parquet:
-                self._writer = pq.ParquetWriter(self._scratch, table.schema)
-            else:
-                self._writer = pa_csv.CSVWriter(self._scratch, table.schema)
-        self._writer.write_table(table)
+        with _writing_to(self._out):
+            if self._writer is None:
+                if is_parquet(self._out):
+                    self._writer = pq.ParquetWriter(self._scratch, table.schema)
+                else:
+                    self._writer = pa_csv.CSVWriter(self._scratch, table.schema)
+            self._writer.write_table(table)
 
     def close(self) -> None:
         if self._writer is not None:
-            self._writer.close()
+            with _writing_to(self._out):
+                self._writer.close()
 
 
 class Interrupted(MovieRatingError):
@@ -155,12 +157,13 @@ class Interrupted(MovieRatingError):
 def writing(out: Path) -> Iterator[OutputWriter]:
     """A writer to a hidden file beside `out`, renamed onto `out` if the block succeeds and
     removed otherwise (also on SIGTERM, which is turned into an error while the block runs in
-    the main thread)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent)
+    the main thread). A file that cannot be written is one sentence naming it."""
+    with _writing_to(out):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent)
     os.close(handle)
     scratch = Path(name)
-    writer = OutputWriter(scratch, is_parquet(out))
+    writer = OutputWriter(scratch, out)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         raise Interrupted("interrupted: no output written")
@@ -171,12 +174,21 @@ def writing(out: Path) -> Iterator[OutputWriter]:
     try:
         yield writer
         writer.close()
-        scratch.chmod(0o644)
-        scratch.replace(out)
+        with _writing_to(out):
+            scratch.chmod(0o644)
+            scratch.replace(out)
     finally:
         if main:
             signal.signal(signal.SIGTERM, previous)
         scratch.unlink(missing_ok=True)
+
+
+@contextmanager
+def _writing_to(out: Path) -> Iterator[None]:
+    try:
+        yield
+    except (OSError, pa.ArrowException) as error:
+        raise MovieRatingError(f"cannot write {out.name}: {_reason(error)}") from None
 
 
 def _reason(error: BaseException) -> str:
