@@ -97,6 +97,8 @@ def test_an_unreachable_scheduler_or_a_bad_partition_leaves_no_output(
     out = tmp_path / "rated"
     with pytest.raises(MovieRatingError, match="cannot reach the Dask scheduler at tcp://"):
         score_on_cluster("tcp://127.0.0.1:9", e2e_models_dir, parts, out, OPTIONS, timeout="2s")
+    with pytest.raises(MovieRatingError, match=r"at 127\.0\.0\.1: missing port number"):
+        score_on_cluster("127.0.0.1", e2e_models_dir, parts, out, OPTIONS, timeout="2s")
     synthetic_movies(10).drop(columns="title").to_csv(parts / "part-9.csv", index=False)
     with pytest.raises(MovieRatingError, match=r"part-9.csv lacks column\(s\) \['title'\]"):
         score_on_cluster(cluster.scheduler_address, e2e_models_dir, parts, out, OPTIONS)

@@ -82,13 +82,12 @@ def score_on_cluster(
     files = partitions(source)
     expected = read_card(models_dir).artifact.sha256
     try:
-        client = Client(scheduler, timeout=timeout)
-    except (OSError, TimeoutError) as error:
-        raise MovieRatingError(f"cannot reach the Dask scheduler at {scheduler}: {error}") from None
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    except OSError as error:
+        raise MovieRatingError(f"cannot write {out.name}: {error.strerror}") from None
     try:
-        with client:
+        with _connect(scheduler, timeout) as client:
             futures = client.map(
                 score_partition,
                 [str(models_dir.resolve())] * len(files),
@@ -108,3 +107,10 @@ def score_on_cluster(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return results
+
+
+def _connect(scheduler: str, timeout: str) -> Client:
+    try:
+        return Client(scheduler, timeout=timeout)
+    except (OSError, TimeoutError, ValueError) as error:  # ValueError: not an address
+        raise MovieRatingError(f"cannot reach the Dask scheduler at {scheduler}: {error}") from None
