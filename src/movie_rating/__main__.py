@@ -24,6 +24,7 @@ from movie_rating import predict
 from movie_rating.cli import run_cli
 from movie_rating.model_registry import cli as registry
 from movie_rating.reporting import compare
+from movie_rating.serving.settings import read_settings
 
 APP_FACTORY = "movie_rating.serving.app:create_app"
 
@@ -43,9 +44,14 @@ def serve(argv: list[str], prog: str) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--port", type=int, default=8000, help="0-65535 (0: any free one)")
     parser.add_argument("--workers", type=int, default=1, help="processes, each with the model")
     args = parser.parse_args(argv)
+    if not 0 <= args.port <= 65535:
+        parser.error(f"--port must be 0-65535, got {args.port}")
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    read_settings()  # each worker reads them again; a bad one is one sentence here, first
     uvicorn.run(APP_FACTORY, factory=True, host=args.host, port=args.port, workers=args.workers)
 
 

@@ -50,3 +50,18 @@ def test_a_failing_command_says_why_in_one_line(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip().startswith("error: no model_card.json")
     assert "Traceback" not in result.stderr and str(tmp_path) not in result.stderr
+
+
+def test_serve_refuses_bad_settings_and_arguments_before_starting(monkeypatch):
+    monkeypatch.setenv("MOVIE_RATING_MAX_BATCH_SIZE", "many")
+    monkeypatch.setenv("MOVIE_RATING_API_KEY", "s3cret-key")  # valid: never shown either way
+    monkeypatch.setenv("MOVIE_RATING_LOG_LEVEL", "loud")
+    result = run("serve", "--port", "8765")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: invalid settings: MOVIE_RATING_MAX_BATCH_SIZE: ")
+    assert "MOVIE_RATING_LOG_LEVEL: " in line and "s3cret" not in line
+    monkeypatch.delenv("MOVIE_RATING_MAX_BATCH_SIZE")
+    monkeypatch.delenv("MOVIE_RATING_LOG_LEVEL")
+    result = run("serve", "--port", "99999")  # the socket layer would take it modulo 65,536
+    assert result.returncode == 2 and "--port must be 0-65535, got 99999" in result.stderr

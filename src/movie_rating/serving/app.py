@@ -23,7 +23,7 @@ from movie_rating.serving.middleware import (
     RequestContextMiddleware,
 )
 from movie_rating.serving.routes import health, model, models, predict
-from movie_rating.serving.settings import Settings
+from movie_rating.serving.settings import Settings, read_settings
 from movie_rating.serving.state import ServiceMetrics, ServiceState
 
 
@@ -72,7 +72,7 @@ def add_metrics(app: FastAPI, metrics: ServiceMetrics) -> None:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
+    settings = settings or read_settings()
     configure_logging(settings.log_level)
     # /docs and /redoc from the package's own Swagger UI and ReDoc assets, not a CDN that an
     # offline machine or a locked-down cluster cannot reach.

@@ -23,8 +23,10 @@ request gives up after MOVIE_RATING_REGISTRY_TIMEOUT_SECONDS (default 5).
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from movie_rating.errors import MovieRatingError
 
 
 class Settings(BaseSettings):
@@ -66,3 +68,16 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, level: object) -> object:
         return level.upper() if isinstance(level, str) else level
+
+
+def read_settings() -> Settings:
+    """The settings, or one sentence naming each variable that is wrong and why (never its
+    value: one may be the API key)."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"MOVIE_RATING_{'_'.join(str(part) for part in e['loc']).upper()}: {e['msg']}"
+            for e in error.errors()
+        )
+        raise MovieRatingError(f"invalid settings: {problems}") from None
