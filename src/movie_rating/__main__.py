@@ -21,7 +21,7 @@ from collections.abc import Callable
 import uvicorn
 
 from movie_rating import predict
-from movie_rating.cli import run_cli
+from movie_rating.cli import command_parser, run_cli
 from movie_rating.model_registry import cli as registry
 from movie_rating.reporting import compare
 from movie_rating.serving.settings import read_settings
@@ -37,12 +37,7 @@ SERVE_EXAMPLES = """examples:
 
 
 def serve(argv: list[str], prog: str) -> None:
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description="The HTTP API (uvicorn).",
-        epilog=SERVE_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = command_parser(prog, "The HTTP API (uvicorn).", SERVE_EXAMPLES)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000, help="0-65535 (0: any free one)")
     parser.add_argument("--workers", type=int, default=1, help="processes, each with the model")

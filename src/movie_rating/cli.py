@@ -1,5 +1,6 @@
 """Shared plumbing for command-line entry points (DVC stages, the predict CLI)."""
 
+import argparse
 import logging
 import sys
 from collections.abc import Callable
@@ -15,3 +16,16 @@ def run_cli(main: Callable[[], None]) -> None:
     except MovieRatingError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(1)
+
+
+def command_parser(
+    prog: str | None, description: str | None, examples: str | None = None
+) -> argparse.ArgumentParser:
+    """A command's parser: `--help` shows its description, then the options, then its
+    examples, both as written (their line breaks and indents kept)."""
+    return argparse.ArgumentParser(
+        prog=prog,
+        description=description,
+        epilog=examples,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )

@@ -41,7 +41,7 @@ from typing import Final
 
 from pydantic import ValidationError
 
-from movie_rating.cli import run_cli
+from movie_rating.cli import command_parser, run_cli
 from movie_rating.data.schema import INPUT_FEATURES
 from movie_rating.errors import MovieRatingError
 from movie_rating.scoring.chunks import describe
@@ -108,9 +108,7 @@ def on_cluster(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = command_parser(prog, __doc__)
     parser.add_argument("--models-dir", type=Path, default=Path("models"))
     parser.add_argument(
         "--input", "--csv", dest="input", type=Path, help="input CSV or Parquet file of movies"

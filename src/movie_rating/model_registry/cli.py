@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from movie_rating.artifact import read_card
+from movie_rating.cli import command_parser
 from movie_rating.errors import MovieRatingError
 
 logger = logging.getLogger("movie_rating.model_registry")
@@ -33,12 +34,11 @@ def common_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def register_parser(prog: str | None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description="Log the exported model and its card to MLflow, register it as a new "
-        "version, move the alias to it.",
-        epilog=REGISTER_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = command_parser(
+        prog,
+        "Log the exported model and its card to MLflow, register it as a new version, move "
+        "the alias to it.",
+        REGISTER_EXAMPLES,
     )
     parser.add_argument("--models-dir", type=Path, required=True)
     parser.add_argument("--alias", default="prod")
@@ -53,12 +53,8 @@ def register_parser(prog: str | None) -> argparse.ArgumentParser:
 
 
 def versions_parser(prog: str | None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description="List the registered versions of the model and its aliases, as JSON.",
-        epilog=VERSIONS_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    description = "List the registered versions of the model and its aliases, as JSON."
+    parser = command_parser(prog, description, VERSIONS_EXAMPLES)
     parser.add_argument("--models-dir", type=Path, default=Path("models"))
     common_arguments(parser)
     return parser

@@ -7,7 +7,6 @@ training data (the temporal backtest's mean R² and RMSE).
 Only the params that differ between the rows are shown, so a sweep reads as one column.
 """
 
-import argparse
 import json
 import math
 import subprocess
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from movie_rating.cli import command_parser
 from movie_rating.errors import MovieRatingError
 
 DEFAULT_METRIC = "reports/winner.json:cv_rmse_mean"
@@ -144,12 +144,7 @@ EXAMPLES = """examples (in the repository root):
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description=__doc__,
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = command_parser(prog, __doc__, EXAMPLES)
     parser.add_argument("--metric", default=DEFAULT_METRIC, help="`path:key` to sort by, ascending")
     parser.add_argument("--input", type=Path, help="a saved `dvc exp show --json` instead of DVC")
     parser.add_argument("--all-commits", action="store_true", help="experiments of every commit")

@@ -13,7 +13,6 @@ Compares the workspace (after `dvc repro`) with a base revision, top-down:
 Run in the repository root, where `dvc` finds the project.
 """
 
-import argparse
 import json
 import re
 import subprocess
@@ -23,6 +22,7 @@ from typing import Any
 
 import vl_convert
 
+from movie_rating.cli import command_parser
 from movie_rating.errors import MovieRatingError
 
 WINNER = "reports/winner.json"
@@ -133,12 +133,7 @@ def build_report(base: str, out: Path) -> str:
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description=__doc__,
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = command_parser(prog, __doc__, EXAMPLES)
     parser.add_argument("--base", default="origin/main", help="git revision to compare with")
     parser.add_argument("--out", type=Path, required=True, help="the markdown file to write")
     args = parser.parse_args(argv)

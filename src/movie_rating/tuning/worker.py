@@ -5,12 +5,11 @@ name adds its trials to one study; this is how a search outgrows one machine. Th
 then finds those finished trials and only runs what is missing up to `tune.n_trials`.
 """
 
-import argparse
 from pathlib import Path
 
 import joblib
 
-from movie_rating.cli import run_cli
+from movie_rating.cli import command_parser, run_cli
 from movie_rating.data.split import read_movies
 from movie_rating.features.folds import cv_folds
 from movie_rating.params import BaseParams, load_params, parse_section
@@ -30,12 +29,7 @@ EXAMPLES = """example (run as many as you like, on any machine that sees the sto
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description=__doc__,
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = command_parser(prog, __doc__, EXAMPLES)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--family", required=True)
     parser.add_argument("--features", type=Path, required=True, help="unfitted feature pipeline")
