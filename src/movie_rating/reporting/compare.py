@@ -7,6 +7,7 @@ training data (the temporal backtest's mean R² and RMSE).
 Only the params that differ between the rows are shown, so a sweep reads as one column.
 """
 
+import difflib
 import json
 import math
 import subprocess
@@ -93,6 +94,25 @@ def _format(value: Any) -> str:
     return str(value).replace("|", "\\|")
 
 
+def check_metric(rows: list[Row], metric: str) -> None:
+    """A metric no row has (a typo) would sort nothing without a word: say so, and what the
+    rows do have that is closest."""
+    if not rows or any(not math.isnan(metric_value(row, metric)) for row in rows):
+        return
+    known = sorted(
+        {
+            f"{path}:{key}"
+            for row in rows
+            for path, values in row.metrics.items()
+            for key, value in flatten(values).items()
+            if isinstance(value, int | float)
+        }
+    )
+    close = difflib.get_close_matches(metric, known, n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(close)}?" if close else f"; `{DEFAULT_METRIC}` is one"
+    raise MovieRatingError(f"no experiment has the metric {metric} (`path:key`){hint}")
+
+
 def to_markdown(rows: list[Row], metric: str) -> str:
     """Rows sorted by `metric` ascending (missing last, then by name) as a markdown table."""
     path, _, _ = metric.rpartition(":")
@@ -151,7 +171,13 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     args = parser.parse_args(argv)
 
     if args.input:
-        shown = json.loads(args.input.read_text(encoding="utf-8"))
+        try:
+            shown = json.loads(args.input.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            reason = error.strerror if isinstance(error, OSError) else str(error)
+            raise MovieRatingError(f"cannot read {args.input.name}: {reason}") from None
     else:
         shown = exp_show_json(args.all_commits)
-    sys.stdout.write(to_markdown(rows_from_exp_show(shown), args.metric))
+    rows = rows_from_exp_show(shown)
+    check_metric(rows, args.metric)
+    sys.stdout.write(to_markdown(rows, args.metric))

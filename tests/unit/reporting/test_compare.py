@@ -1,6 +1,11 @@
 """`movie-rating compare` on a saved `dvc exp show --json` (the e2e tests run it on DVC's)."""
 
-from movie_rating.reporting.compare import rows_from_exp_show, to_markdown
+import json
+
+import pytest
+
+from movie_rating.errors import MovieRatingError
+from movie_rating.reporting.compare import main, rows_from_exp_show, to_markdown
 
 METRIC = "reports/winner.json:cv_rmse_mean"
 
@@ -48,3 +53,18 @@ def test_rows_rank_by_cv_rmse_with_the_backtest_beside_and_only_varying_params()
     assert names == ["wide", "main", "workspace", "queued"]  # ties by name; no score last
     assert "| 0.7500 | 0.0100 | 0.8000 | 0.1200 | 0.9000 | 63 |" in table[2]
     assert table[5].split("|")[6].strip() == "-"
+
+
+def test_a_metric_no_experiment_has_is_refused_with_the_closest_names(tmp_path, capsys):
+    saved = tmp_path / "exps.json"
+    saved.write_text(json.dumps([entry("workspace", 0.77, 31, 0.13)]), encoding="utf-8")
+    with pytest.raises(MovieRatingError, match=r"did you mean reports/winner\.json:cv_rmse_"):
+        main(["--input", str(saved), "--metric", "reports/winner.json:cv_rmse"])
+    with pytest.raises(MovieRatingError, match=r"has the metric nope:zz .*`reports/winner"):
+        main(["--input", str(saved), "--metric", "nope:zz"])
+    assert capsys.readouterr().out == ""
+    main(["--input", str(saved), "--metric", "reports/backtest.json:winner.r2"])
+    assert "| 1 | workspace |" in capsys.readouterr().out
+    saved.write_text("{not json", encoding="utf-8")
+    with pytest.raises(MovieRatingError, match=r"cannot read exps\.json: Expecting"):
+        main(["--input", str(saved)])
