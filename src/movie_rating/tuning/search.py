@@ -17,7 +17,10 @@ import numpy as np
 import optuna
 from scipy import stats
 from sklearn.model_selection import ParameterGrid, ParameterSampler
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from movie_rating.errors import MovieRatingError
 from movie_rating.features.folds import Fold
 from movie_rating.models.families import build_model
 from movie_rating.models.training import fit_predict_all, fold_rmse
@@ -135,14 +138,29 @@ def optuna_objective(objective: Objective, space: SearchSpace) -> Any:
 
 
 def create_study(name: str, storage: str, seed: int | None) -> optuna.Study:
-    return optuna.create_study(
-        study_name=name,
-        storage=storage,
-        direction="minimize",
-        sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
-        load_if_exists=True,
-    )
+    """The study `name` in `storage` (made if new); a storage that cannot be opened (a
+    malformed URL, no driver for it, a database that refuses) is one sentence, without the
+    URL's password."""
+    try:
+        return optuna.create_study(
+            study_name=name,
+            storage=storage,
+            direction="minimize",
+            sampler=optuna.samplers.TPESampler(seed=seed),
+            pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1),
+            load_if_exists=True,
+        )
+    except (SQLAlchemyError, ImportError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        shown = _shown(storage)
+        raise MovieRatingError(f"cannot open the Optuna storage {shown}: {reason}") from None
+
+
+def _shown(storage: str) -> str:
+    try:
+        return make_url(storage).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(not a database URL)"
 
 
 def optuna_search(

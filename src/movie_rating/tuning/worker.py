@@ -11,6 +11,7 @@ import joblib
 
 from movie_rating.cli import command_parser, run_cli
 from movie_rating.data.split import read_movies
+from movie_rating.errors import MovieRatingError
 from movie_rating.features.folds import cv_folds
 from movie_rating.params import BaseParams, load_params, parse_section
 from movie_rating.tuning.search import (
@@ -37,11 +38,16 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     parser.add_argument("--study", required=True, help="study name shared by all workers")
     parser.add_argument("--n-trials", type=int, required=True, help="trials this worker runs")
     args = parser.parse_args(argv)
+    if args.n_trials < 1:
+        parser.error("--n-trials must be at least 1")
 
     params = load_params(args.params)
     tune = parse_section(params, "tune", TuneParams)
     seed = parse_section(params, "base", BaseParams).seed
-    space = tune.spaces[args.family]
+    space = tune.spaces.get(args.family)
+    if space is None:
+        known = ", ".join(sorted(tune.spaces))
+        raise MovieRatingError(f"no search space for --family {args.family}; there are: {known}")
     folds = cv_folds(joblib.load(args.features), read_movies(args.train), tune.cv_folds, tune.seed)
     objective = Objective(args.family, params["models"].get(args.family) or {}, folds, seed)
     # Workers must not share a sampler seed, or they would propose identical trials.

@@ -4,11 +4,13 @@ import numpy as np
 import pytest
 from sklearn.model_selection import KFold, cross_val_score
 
+from movie_rating.errors import MovieRatingError
 from movie_rating.features.folds import cv_folds
 from movie_rating.features.pipelines import build_feature_pipeline
 from movie_rating.models.families import build_model
 from movie_rating.models.training import full_pipeline
 from movie_rating.params import parse_section
+from movie_rating.tuning import worker
 from movie_rating.tuning.search import (
     Objective,
     best_trial,
@@ -104,3 +106,31 @@ def test_select_candidates_takes_best_tunable_families(tune_params):
 def test_study_name_changes_with_config():
     assert study_name("lightgbm", "v1", {"a": 1}) == study_name("lightgbm", "v1", {"a": 1})
     assert study_name("lightgbm", "v1", {"a": 1}) != study_name("lightgbm", "v1", {"a": 2})
+
+
+@pytest.mark.parametrize(
+    ("storage", "reason"),
+    [
+        ("not a url", r"\(not a database URL\): Could not parse"),
+        ("nope://x", r"nope://x: Can't load plugin"),
+        # a refused connection, with the URL's password hidden
+        (
+            "postgresql+psycopg://tuner:s3cret@127.0.0.1:9/optuna",
+            r"postgresql\+psycopg://tuner:\*\*\*@127.*refused",
+        ),
+    ],
+)
+def test_a_storage_that_cannot_be_opened_is_one_sentence(storage, reason):
+    expected = f"^cannot open the Optuna storage {reason}"
+    with pytest.raises(MovieRatingError, match=expected) as error:
+        create_study("study", storage, seed=0)
+    assert "s3cret" not in str(error.value) and "\n" not in str(error.value)
+
+
+def test_the_worker_refuses_an_unknown_family_and_no_trials(tmp_path, capsys):
+    args = ["--features", "f.joblib", "--train", "t.csv", "--study", "s"]
+    with pytest.raises(MovieRatingError, match="no search space for --family nope; there are: "):
+        worker.main([*args, "--family", "nope", "--n-trials", "1"])
+    with pytest.raises(SystemExit):
+        worker.main([*args, "--family", "lightgbm", "--n-trials", "0"])
+    assert "--n-trials must be at least 1" in capsys.readouterr().err
