@@ -3,6 +3,7 @@ named unambiguously."""
 
 import pytest
 
+from movie_rating.errors import MovieRatingError
 from movie_rating.features.pipelines import PIPELINES
 from movie_rating.models.families import MODEL_FAMILIES, build_model
 from movie_rating.registry import UnknownNameError, cell_name, lookup
@@ -81,3 +82,22 @@ def test_unknown_family_lists_every_family():
         build_model("catboost", {}, seed=0)
     for family in MODEL_FAMILIES:
         assert family in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("family", "typo", "meant"),
+    [
+        ("lightgbm", "num_leavez", "num_leaves"),  # LightGBM alone would ignore it silently
+        ("xgboost", "max_deph", "max_depth"),
+        ("ridge", "alphaa", "alpha"),
+    ],
+)
+def test_a_misspelt_hyper_parameter_is_refused_with_the_name_meant(family, typo, meant):
+    expected = rf"no hyper-parameter {typo} \(did you mean {meant}\?\)"
+    with pytest.raises(MovieRatingError, match=expected):
+        build_model(family, {typo: 3}, seed=0)
+
+
+def test_lightgbm_takes_its_core_parameters_and_their_aliases():
+    model = build_model("lightgbm", {"linear_tree": True, "min_data_in_leaf": 5, "eta": 0.1}, 0)
+    assert model.get_params()["min_data_in_leaf"] == 5 and model.get_params()["eta"] == 0.1

@@ -2,21 +2,36 @@
 
 Hyper-parameters come from params.yaml (`models.<family>`) and are passed with ``**``; what is
 fixed here is what must never vary between runs: seeds, thread counts, determinism switches.
+A name the estimator does not take is refused, with the closest ones it does. LightGBM and
+XGBoost accept any keyword and hand it to their core library, and LightGBM ignores one it does
+not know (its warning is off here, `verbose=-1`): `dvc exp run -S models.lightgbm.num_leavez=63`
+would have rerun the baseline under a new name. XGBoost takes its scikit-learn names.
 """
 
-from collections.abc import Mapping, Sequence
+import difflib
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 from lightgbm import LGBMRegressor
+from lightgbm.basic import _ConfigAliases
 from sklearn.base import RegressorMixin
 from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor, VotingRegressor
 from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, Ridge
 from sklearn.tree import DecisionTreeRegressor
 from xgboost import XGBRegressor
 
+from movie_rating.errors import MovieRatingError
 from movie_rating.registry import lookup
+
+
+def lightgbm_parameters() -> Iterable[str]:
+    """Every parameter LightGBM's core reads, under each of its names (`min_child_samples` is
+    `min_data_in_leaf`'s alias). The list is LightGBM's own (its C API's parameter table, which
+    its Python package reads through `_ConfigAliases`: no public function returns it)."""
+    return (name for names in _ConfigAliases._get_all_param_aliases().values() for name in names)
 
 
 @dataclass(frozen=True)
@@ -24,8 +39,23 @@ class ModelFamily:
     estimator: type[RegressorMixin]
     seed_param: str | None = "random_state"
     fixed: Mapping[str, Any] = field(default_factory=dict)
+    # names the estimator passes to its library's core beyond its constructor's own
+    core_parameters: Callable[[], Iterable[str]] | None = None
+
+    @cached_property
+    def parameters(self) -> frozenset[str]:
+        """The names the estimator takes: its constructor's, and its core library's."""
+        core = self.core_parameters() if self.core_parameters is not None else ()
+        return frozenset({*self.estimator().get_params(), *core})
 
     def build(self, hyperparams: Mapping[str, Any], seed: int) -> RegressorMixin:
+        known = self.parameters
+        unknown = sorted(set(hyperparams) - known)
+        if unknown:
+            name = self.estimator.__name__
+            close = {n: difflib.get_close_matches(n, known, n=1) for n in unknown}
+            hints = [f"{n} (did you mean {close[n][0]}?)" if close[n] else n for n in unknown]
+            raise MovieRatingError(f"{name} takes no hyper-parameter {', '.join(hints)}")
         kwargs = {**hyperparams, **self.fixed}
         if self.seed_param is not None:
             kwargs[self.seed_param] = seed
@@ -51,6 +81,7 @@ MODEL_FAMILIES: Mapping[str, ModelFamily] = {
     "lightgbm": ModelFamily(
         LGBMRegressor,
         fixed={"deterministic": True, "force_row_wise": True, "n_jobs": 1, "verbose": -1},
+        core_parameters=lightgbm_parameters,
     ),
 }
 
