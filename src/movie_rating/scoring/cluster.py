@@ -26,7 +26,7 @@ from distributed import Client
 
 from movie_rating.artifact import read_card
 from movie_rating.errors import MovieRatingError
-from movie_rating.scoring.files import PARQUET_SUFFIXES
+from movie_rating.scoring.files import PARQUET_SUFFIXES, writing_to
 from movie_rating.scoring.run import Options, score_file
 from movie_rating.serving.predict import ProductionPredictor
 
@@ -81,11 +81,9 @@ def score_on_cluster(
         raise MovieRatingError(f"{out.name} exists; give a new folder for the output")
     files = partitions(source)
     expected = read_card(models_dir).artifact.sha256
-    try:
+    with writing_to(out):
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-    except OSError as error:
-        raise MovieRatingError(f"cannot write {out.name}: {error.strerror}") from None
     try:
         with _connect(scheduler, timeout) as client:
             futures = client.map(

@@ -135,7 +135,7 @@ class OutputWriter:
         self._writer: Any = None
 
     def write(self, table: pa.Table) -> None:
-        with _writing_to(self._out):
+        with writing_to(self._out):
             if self._writer is None:
                 if is_parquet(self._out):
                     self._writer = pq.ParquetWriter(self._scratch, table.schema)
@@ -145,7 +145,7 @@ class OutputWriter:
 
     def close(self) -> None:
         if self._writer is not None:
-            with _writing_to(self._out):
+            with writing_to(self._out):
                 self._writer.close()
 
 
@@ -158,7 +158,7 @@ def writing(out: Path) -> Iterator[OutputWriter]:
     """A writer to a hidden file beside `out`, renamed onto `out` if the block succeeds and
     removed otherwise (also on SIGTERM, which is turned into an error while the block runs in
     the main thread). A file that cannot be written is one sentence naming it."""
-    with _writing_to(out):
+    with writing_to(out):
         out.parent.mkdir(parents=True, exist_ok=True)
         handle, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent)
     os.close(handle)
@@ -174,7 +174,7 @@ def writing(out: Path) -> Iterator[OutputWriter]:
     try:
         yield writer
         writer.close()
-        with _writing_to(out):
+        with writing_to(out):
             scratch.chmod(0o644)
             scratch.replace(out)
     finally:
@@ -184,7 +184,8 @@ def writing(out: Path) -> Iterator[OutputWriter]:
 
 
 @contextmanager
-def _writing_to(out: Path) -> Iterator[None]:
+def writing_to(out: Path) -> Iterator[None]:
+    """An OS or Arrow error inside the block, writing `out`, as one sentence naming it."""
     try:
         yield
     except (OSError, pa.ArrowException) as error:
