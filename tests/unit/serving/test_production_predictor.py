@@ -31,7 +31,7 @@ from movie_rating.artifact import (
 from movie_rating.data.ingest import sha256_of
 from movie_rating.data.schema import INPUT_FEATURES
 from movie_rating.errors import MovieRatingError
-from movie_rating.serving.predict import ProductionPredictor, compile_model
+from movie_rating.serving.predict import _PART_ROWS, ProductionPredictor, compile_model
 
 # the session fixtures (conftest.py) holding each family's predictor and its model folder
 SERVED = {
@@ -181,11 +181,12 @@ def test_every_path_matches_the_pipeline(tmp_path, family, hyperparams, path, ki
 def test_a_large_batch_cut_into_parts_rates_every_movie_as_one_batch(request, family, monkeypatch):
     predictor = request.getfixturevalue(SERVED[family][0])
     models_dir = request.getfixturevalue(SERVED[family][1])
-    frame = synthetic_movies(1100, seed=12).assign(record_id=range(1100))
+    rows = 2 * _PART_ROWS + 100
+    frame = synthetic_movies(rows, seed=12).assign(record_id=range(rows))
     reference = pipeline_reference(models_dir, movie_inputs(frame))
     monkeypatch.setattr(predictor, "cores", 1)  # one part
     whole = predictor.predict_many(frame)
-    monkeypatch.setattr(predictor, "cores", 2)  # two parts of 550 movies, in two threads
+    monkeypatch.setattr(predictor, "cores", 2)  # two parts, in two threads
     parts = predictor.predict_many(frame)
     np.testing.assert_array_equal(parts, whole)
     np.testing.assert_array_equal(predictor.predict_many(movie_inputs(frame)), whole)
