@@ -147,7 +147,7 @@ def _select(columns: Columns, selection: str | Sequence[str], who: str) -> Any:
 
 def _passthrough(selected: Any) -> np.ndarray:
     arrays = [selected] if isinstance(selected, np.ndarray) else list(selected.values())
-    return np.column_stack([np.asarray(values, dtype=np.float64) for values in arrays])
+    return np.array(arrays, dtype=np.float64).T
 
 
 def _density(outputs: list[Any]) -> float:

@@ -23,7 +23,7 @@ _EPOCH_WEEKDAY: Final = 3  # 1970-01-01 was a Thursday; Monday is 0
 
 def as_columns(X: Any, who: str) -> Columns:
     """The columns of a batch (a DataFrame or a mapping of name to 1-D array-like)."""
-    if type(X) is dict and all(type(values) is np.ndarray for values in X.values()):
+    if type(X) is dict and set(map(type, X.values())) <= {np.ndarray}:
         return X  # what the steps pass each other
     if isinstance(X, pd.DataFrame):
         return {str(name): X[name].to_numpy() for name in X.columns}
@@ -76,17 +76,12 @@ def parse_release_dates(values: Any) -> np.ndarray:
     values = np.asarray(values)
     if values.dtype.kind == "M":
         return values.astype("datetime64[D]")
-    texts = text_values(values)
-    dates = np.full(len(texts), np.datetime64("NaT"), dtype="datetime64[D]")
-    iso = [i for i, text in enumerate(texts) if _ISO_DATE.fullmatch(text)]
-    if not iso:
-        return dates
+    # (numpy reads the text "NaT" as NaT)
+    texts = [text if _ISO_DATE.fullmatch(text) else "NaT" for text in text_values(values)]
     try:
-        dates[iso] = np.array([texts[i] for i in iso], dtype="datetime64[D]")
+        return np.array(texts, dtype="datetime64[D]")
     except ValueError:  # a day that does not exist (2021-02-30): parse one by one
-        for i in iso:
-            dates[i] = _one_date(texts[i])
-    return dates
+        return np.array([_one_date(text) for text in texts], dtype="datetime64[D]")
 
 
 def _one_date(text: str) -> np.datetime64:

@@ -203,7 +203,7 @@ class ReleaseContextFeatures(FeatureTransformer):
             [1.0 if ":" in title else 0.0 for title in titles],
             [overview.count(".") for overview in overviews],
         ]
-        return np.column_stack([one_hot, np.array(flags, dtype=np.float64).reshape(5, -1).T])
+        return np.concatenate([one_hot, np.array(flags, dtype=np.float64).reshape(5, -1).T], 1)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         names = [f"weekday_{day}" for day in WEEKDAYS] + [*CONTEXT_FLAGS, "overview_sentences"]

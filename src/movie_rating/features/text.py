@@ -152,12 +152,13 @@ class TextTfidf(TfidfVectorizer):
             cells = cells.astype(np.int32)
         # (a stable sort: the cells come in runs sorted by document, which it merges)
         cells = np.sort(cells, kind="stable")
-        new = np.ones(len(cells), dtype=bool)
-        np.not_equal(cells[1:], cells[:-1], out=new[1:])
-        starts = np.flatnonzero(new)
-        counts = np.diff(starts, append=len(cells))
+        # where each run of equal cells starts, and where the last one ends
+        edges = np.ones(len(cells) + 1, dtype=bool)
+        np.not_equal(cells[1:], cells[:-1], out=edges[1:-1])
+        bounds = np.flatnonzero(edges)
+        starts = bounds[:-1]
         rows, columns_found = np.divmod(cells[starts], self.width_)
-        return rows, columns_found, counts
+        return rows, columns_found, bounds[1:] - starts
 
     def _analysis(self) -> tuple[Any, Any]:
         """The vectorizer's own preprocessor and tokenizer, built once."""

@@ -214,7 +214,9 @@ class YearBinning(FeatureTransformer):
     def transform(self, X: Any) -> Columns:
         self._check_fitted()
         columns = as_columns(X, type(self).__name__)
-        positions = np.digitize(columns[self.column].astype(np.float64), list(self.edges))
+        # (`np.digitize` of increasing edges, without its per-call checks)
+        edges = np.asarray(self.edges, dtype=np.float64)
+        positions = edges.searchsorted(columns[self.column].astype(np.float64), side="right")
         labels = np.asarray(self.labels_, dtype=object)
         return {**columns, self.output_column: labels[positions]}
 
