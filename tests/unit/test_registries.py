@@ -98,6 +98,17 @@ def test_a_misspelt_hyper_parameter_is_refused_with_the_name_meant(family, typo,
         build_model(family, {typo: 3}, seed=0)
 
 
+@pytest.mark.parametrize(
+    ("family", "hyperparams", "named"),
+    [("ridge", {"alpha": -1.0}, "'alpha'"), ("random_forest", {"max_depth": 0}, "'max_depth'")],
+)
+def test_an_invalid_hyper_parameter_value_is_refused_when_the_model_is_built(
+    family, hyperparams, named
+):
+    with pytest.raises(MovieRatingError, match=rf"^The {named} parameter of \w+ must be"):
+        build_model(family, hyperparams, seed=0)
+
+
 def test_lightgbm_takes_its_core_parameters_and_their_aliases():
     model = build_model("lightgbm", {"linear_tree": True, "min_data_in_leaf": 5, "eta": 0.1}, 0)
     assert model.get_params()["min_data_in_leaf"] == 5 and model.get_params()["eta"] == 0.1

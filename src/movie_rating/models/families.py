@@ -5,7 +5,10 @@ fixed here is what must never vary between runs: seeds, thread counts, determini
 A name the estimator does not take is refused, with the closest ones it does. LightGBM and
 XGBoost accept any keyword and hand it to their core library, and LightGBM ignores one it does
 not know (its warning is off here, `verbose=-1`): `dvc exp run -S models.lightgbm.num_leavez=63`
-would have rerun the baseline under a new name. XGBoost takes its scikit-learn names.
+would have rerun the baseline under a new name. XGBoost takes its scikit-learn names. The
+scikit-learn families' values are checked too (`alpha=-1`), by scikit-learn's own constraints
+(`_validate_params`, the private method their `fit` calls first); LightGBM and XGBoost check
+theirs in their core library, at fit.
 """
 
 import difflib
@@ -59,7 +62,15 @@ class ModelFamily:
         kwargs = {**hyperparams, **self.fixed}
         if self.seed_param is not None:
             kwargs[self.seed_param] = seed
-        return self.estimator(**kwargs)
+        estimator = self.estimator(**kwargs)
+        if hasattr(estimator, "_parameter_constraints"):
+            # scikit-learn's own check of the values, which `fit` would make after the
+            # features were built, ending the stage with a traceback
+            try:
+                estimator._validate_params()
+            except ValueError as error:
+                raise MovieRatingError(str(error)) from error
+        return estimator
 
 
 MODEL_FAMILIES: Mapping[str, ModelFamily] = {
