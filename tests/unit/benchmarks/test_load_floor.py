@@ -1,0 +1,37 @@
+"""The HTTP benchmark's floor (`benchmarks/load.py`): the real app with a constant model. It
+must answer what the benchmark sends, or the floor measures error responses (it did, after
+the service began asking the predictor for intervals)."""
+
+import importlib
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from fastapi.testclient import TestClient
+
+BENCHMARKS = Path(__file__).resolve().parents[3] / "benchmarks"
+MOVIE = {
+    "title": "Oppenheimer",
+    "overview": "A physicist builds a bomb.",
+    "genre": "Drama, History",
+    "original_language": "en",
+    "release_date": "2023-07-19",
+}
+
+
+@pytest.fixture
+def load(monkeypatch) -> ModuleType:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its sibling `report`
+    return importlib.import_module("load")
+
+
+def test_the_floor_answers_one_movie_and_a_batch_with_its_constant(load, tmp_path, monkeypatch):
+    monkeypatch.setenv("MOVIE_RATING_MODELS_DIR", str(tmp_path))  # no model: the constant
+    with TestClient(load.floor_app()) as client:
+        one = client.post("/predict", json=MOVIE)
+        batch = client.post("/predict/batch", json={"movies": [MOVIE, MOVIE]})
+    assert one.status_code == 200, one.text
+    assert one.json()["predicted_rating"] == 5.0
+    assert one.json()["interval"]["low"] == 4.0 and one.json()["interval"]["high"] == 6.0
+    assert batch.status_code == 200, batch.text
+    assert [r["predicted_rating"] for r in batch.json()["results"]] == [5.0, 5.0]
