@@ -48,8 +48,9 @@ def export(out: Path) -> None:
     card = read_card(Path("models"))
     pipeline = joblib.load(Path("models") / card.artifact.path)
     X = pipeline[:-1].transform(read_movies(Path("data/processed/test.csv")))
-    np.save(out / "X.npy", X.toarray())
-    pipeline[-1].booster_.save_model(str(out / "model.txt"))
+    np.save(out / "X.npy", X.toarray() if hasattr(X, "toarray") else np.asarray(X, np.float64))
+    model = pipeline[-1]  # the conformal regressor: its point model is the LightGBM one
+    getattr(model, "estimator_", model).booster_.save_model(str(out / "model.txt"))
     print(f"wrote {out}/model.txt and X.npy ({X.shape[0]} rows, card {card.version})")
 
 
