@@ -73,7 +73,7 @@ def versions(argv: list[str] | None = None, prog: str | None = None) -> None:
 def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     """`python -m movie_rating.model_registry register|versions ...`."""
     commands = {"register": register, "versions": versions}
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
+    parser = command_parser(prog, __doc__.splitlines()[0])
     parser.add_argument("command", choices=sorted(commands))
     parser.add_argument("arguments", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)

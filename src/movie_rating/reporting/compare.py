@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from movie_rating.cli import command_parser
-from movie_rating.errors import MovieRatingError
+from movie_rating.errors import MovieRatingError, reason
 
 DEFAULT_METRIC = "reports/winner.json:cv_rmse_mean"
 EXTRA_METRICS = ("cv_rmse_std", "test_rmse")  # of the file of the sort metric
@@ -174,8 +174,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
         try:
             shown = json.loads(args.input.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            reason = error.strerror if isinstance(error, OSError) else str(error)
-            raise MovieRatingError(f"cannot read {args.input.name}: {reason}") from None
+            raise MovieRatingError(f"cannot read {args.input.name}: {reason(error)}") from None
     else:
         shown = exp_show_json(args.all_commits)
     rows = rows_from_exp_show(shown)

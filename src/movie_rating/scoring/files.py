@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from movie_rating.errors import MovieRatingError
+from movie_rating.errors import MovieRatingError, reason
 
 PARQUET_SUFFIXES: Final = (".parquet", ".pq")
 WRONG_FIELD_COUNT: Final = "row: wrong number of fields"
@@ -56,7 +56,7 @@ def columns_of(path: Path) -> list[str]:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             return next(csv.reader(handle), [])
     except (OSError, UnicodeDecodeError, csv.Error, pa.ArrowException) as error:
-        raise MovieRatingError(f"cannot read {path.name}: {_reason(error)}") from None
+        raise MovieRatingError(f"cannot read {path.name}: {reason(error)}") from None
 
 
 def read_chunks(path: Path, chunk_rows: int) -> Iterator[Chunk]:
@@ -64,7 +64,7 @@ def read_chunks(path: Path, chunk_rows: int) -> Iterator[Chunk]:
     try:
         yield from (_parquet_chunks if is_parquet(path) else _csv_chunks)(path, chunk_rows)
     except (OSError, UnicodeDecodeError, csv.Error, pa.ArrowException) as error:
-        raise MovieRatingError(f"cannot read {path.name}: {_reason(error)}") from None
+        raise MovieRatingError(f"cannot read {path.name}: {reason(error)}") from None
 
 
 def _csv_chunks(path: Path, chunk_rows: int) -> Iterator[Chunk]:
@@ -189,11 +189,4 @@ def writing_to(out: Path) -> Iterator[None]:
     try:
         yield
     except (OSError, pa.ArrowException) as error:
-        raise MovieRatingError(f"cannot write {out.name}: {_reason(error)}") from None
-
-
-def _reason(error: BaseException) -> str:
-    """The error's own words without a path of this machine (its file name is said already)."""
-    if isinstance(error, OSError) and error.strerror:
-        return error.strerror
-    return str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise MovieRatingError(f"cannot write {out.name}: {reason(error)}") from None

@@ -20,7 +20,7 @@ from sklearn.model_selection import ParameterGrid, ParameterSampler
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from movie_rating.errors import MovieRatingError
+from movie_rating.errors import MovieRatingError, reason
 from movie_rating.features.folds import Fold
 from movie_rating.models.families import build_model
 from movie_rating.models.training import fit_predict_all, fold_rmse
@@ -151,9 +151,8 @@ def create_study(name: str, storage: str, seed: int | None) -> optuna.Study:
             load_if_exists=True,
         )
     except (SQLAlchemyError, ImportError) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         shown = _shown(storage)
-        raise MovieRatingError(f"cannot open the Optuna storage {shown}: {reason}") from None
+        raise MovieRatingError(f"cannot open the Optuna storage {shown}: {reason(error)}") from None
 
 
 def _shown(storage: str) -> str:
