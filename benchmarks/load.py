@@ -40,6 +40,7 @@ from movie_rating.serving.predict import ProductionPredictor, Scored
 from movie_rating.serving.schemas import MovieInput
 
 HOST = "127.0.0.1"
+CLOSED = 0  # the "status" of a request the server closed the connection on, unanswered
 SETTLE_SECONDS = 3.0  # after the first worker is ready, for the others to start accepting
 
 
@@ -130,14 +131,16 @@ def post(path: str, body: dict[str, Any]) -> bytes:
 
 
 class Connection:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
+    def __init__(
+        self, port: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.port, self.reader, self.writer = port, reader, writer
 
     @classmethod
     async def open(cls, port: int) -> "Connection":
         """A connection whose server process is ready. `/ready` from one connection proves
         only one uvicorn worker loaded its model; the others may still answer 503."""
-        connection = cls(*await asyncio.open_connection(HOST, port))
+        connection = cls(port, *await asyncio.open_connection(HOST, port))
         ready = f"GET /ready HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()
         deadline = time.monotonic() + 90
         while await connection.request(ready) != 200:
@@ -147,15 +150,30 @@ class Connection:
         return connection
 
     async def request(self, raw: bytes) -> int:
-        self.writer.write(raw)
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        length = 0
-        for line in head.split(b"\r\n"):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":", 1)[1])
+        """The response's status, or `CLOSED` when the server closed the connection without
+        one. A connection the server closed (after a 500, uvicorn says `Connection: close`)
+        is opened again, so one failure is counted, not the end of the run."""
+        try:
+            self.writer.write(raw)
+            head = await self.reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            await self.reopen()
+            return CLOSED
+        length, closing = 0, False
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+            elif name.strip().lower() == b"connection":
+                closing = value.strip().lower() == b"close"
         await self.reader.readexactly(length)
-        return status
+        if closing:
+            await self.reopen()
+        return int(head[9:12])
+
+    async def reopen(self) -> None:
+        self.close()
+        self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
 
     def close(self) -> None:
         self.writer.close()
@@ -220,7 +238,8 @@ async def open_loop(port: int, requests: list[bytes], rate: float, seconds: floa
 
 
 def errors(statuses: Counter[int]) -> dict[str, Any]:
-    """The non-200 count and, so a failure can be explained, the count by status code."""
+    """The non-200 count and, so a failure can be explained, the count by status code (0: the
+    connection closed without a response)."""
     failed = {str(code): n for code, n in sorted(statuses.items()) if code != 200}
     return {"errors": sum(failed.values()), "errors_by_status": failed}
 
