@@ -37,7 +37,7 @@ def one_row_p50_us(predict: Callable[[np.ndarray], object], X: np.ndarray) -> fl
     return float(np.median(samples) * 1e6)
 
 
-def export(out: Path) -> None:
+def export(out: Path, models: Path, test: Path) -> None:
     """The exported model's booster (LightGBM's text format) and the test split, encoded."""
     import joblib
 
@@ -45,9 +45,9 @@ def export(out: Path) -> None:
     from movie_rating.data.split import read_movies
 
     out.mkdir(parents=True, exist_ok=True)
-    card = read_card(Path("models"))
-    pipeline = joblib.load(Path("models") / card.artifact.path)
-    X = pipeline[:-1].transform(read_movies(Path("data/processed/test.csv")))
+    card = read_card(models)
+    pipeline = joblib.load(models / card.artifact.path)
+    X = pipeline[:-1].transform(read_movies(test))
     np.save(out / "X.npy", X.toarray() if hasattr(X, "toarray") else np.asarray(X, np.float64))
     model = pipeline[-1]  # the conformal regressor: its point model is the LightGBM one
     getattr(model, "estimator_", model).booster_.save_model(str(out / "model.txt"))
@@ -111,8 +111,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("command", choices=["export", "measure"])
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--models", type=Path, default=Path("models"), help="export: the model")
+    parser.add_argument("--test", type=Path, default=Path("data/processed/test.csv"))
     args = parser.parse_args()
-    export(args.out) if args.command == "export" else measure(args.out)
+    if args.command == "export":
+        export(args.out, args.models, args.test)
+    else:
+        measure(args.out)
 
 
 if __name__ == "__main__":
