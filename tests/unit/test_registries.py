@@ -109,6 +109,27 @@ def test_an_invalid_hyper_parameter_value_is_refused_when_the_model_is_built(
         build_model(family, hyperparams, seed=0)
 
 
+@pytest.mark.parametrize(
+    ("family", "hyperparams", "expected"),
+    [
+        ("lightgbm", {"num_leaves": 1}, r"^LGBMRegressor: Check failed: \(num_leaves\) > \(1\)$"),
+        ("xgboost", {"max_depth": -1}, r"^XGBRegressor: value -1 for Parameter max_depth"),
+    ],
+)
+def test_a_value_only_the_core_library_checks_is_refused_when_the_model_is_built(
+    family, hyperparams, expected
+):
+    # one sentence: no source path of the library, no second line
+    with pytest.raises(MovieRatingError, match=expected) as raised:
+        build_model(family, hyperparams, seed=0)
+    assert "\n" not in str(raised.value) and ".cpp" not in str(raised.value)
+
+
+def test_the_core_check_leaves_the_built_model_unfitted_with_its_own_tree_count():
+    model = build_model("lightgbm", {"n_estimators": 37}, seed=0)
+    assert model.get_params()["n_estimators"] == 37 and not hasattr(model, "booster_")
+
+
 def test_lightgbm_takes_its_core_parameters_and_their_aliases():
     model = build_model("lightgbm", {"linear_tree": True, "min_data_in_leaf": 5, "eta": 0.1}, 0)
     assert model.get_params()["min_data_in_leaf"] == 5 and model.get_params()["eta"] == 0.1

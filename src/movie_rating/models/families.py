@@ -7,11 +7,14 @@ XGBoost accept any keyword and hand it to their core library, and LightGBM ignor
 not know (its warning is off here, `verbose=-1`): `dvc exp run -S models.lightgbm.num_leavez=63`
 would have rerun the baseline under a new name. XGBoost takes its scikit-learn names. The
 scikit-learn families' values are checked too (`alpha=-1`), by scikit-learn's own constraints
-(`_validate_params`, the private method their `fit` calls first); LightGBM and XGBoost check
-theirs in their core library, at fit.
+(`_validate_params`, the private method their `fit` calls first). LightGBM and XGBoost check
+theirs only in their core library, when a model is fitted, and no call of theirs checks them
+without data: a copy of the model with one tree is fitted on two rows (a few ms), so that
+`num_leaves=1` is refused in the library's words before any feature is built.
 """
 
 import difflib
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -19,12 +22,13 @@ from typing import Any
 
 import numpy as np
 from lightgbm import LGBMRegressor
-from lightgbm.basic import _ConfigAliases
-from sklearn.base import RegressorMixin
+from lightgbm.basic import LightGBMError, _ConfigAliases
+from sklearn.base import RegressorMixin, clone
 from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor, VotingRegressor
 from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, Ridge
 from sklearn.tree import DecisionTreeRegressor
 from xgboost import XGBRegressor
+from xgboost.core import XGBoostError
 
 from movie_rating.errors import MovieRatingError
 from movie_rating.registry import lookup
@@ -44,6 +48,8 @@ class ModelFamily:
     fixed: Mapping[str, Any] = field(default_factory=dict)
     # names the estimator passes to its library's core beyond its constructor's own
     core_parameters: Callable[[], Iterable[str]] | None = None
+    # the error its core library raises, at fit, for a value it refuses
+    core_error: type[Exception] | None = None
 
     @cached_property
     def parameters(self) -> frozenset[str]:
@@ -70,7 +76,24 @@ class ModelFamily:
                 estimator._validate_params()
             except ValueError as error:
                 raise MovieRatingError(str(error)) from error
+        if self.core_error is not None:
+            try:
+                clone(estimator).set_params(n_estimators=1).fit(_TWO_ROWS, _TWO_RATINGS)
+            except self.core_error as error:
+                name = self.estimator.__name__
+                raise MovieRatingError(f"{name}: {_core_message(error)}") from error
         return estimator
+
+
+_TWO_ROWS = np.array([[0.0], [1.0]])
+_TWO_RATINGS = np.array([5.0, 6.0])
+
+
+def _core_message(error: Exception) -> str:
+    """A core library's message without the source file LightGBM appends ("... at
+    /path/config_auto.cpp, line 352 .") or the parameter's description XGBoost adds below."""
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return re.sub(r"\s+at \S+, line \d+\s*\.?$", "", first)
 
 
 MODEL_FAMILIES: Mapping[str, ModelFamily] = {
@@ -87,12 +110,15 @@ MODEL_FAMILIES: Mapping[str, ModelFamily] = {
     # A zero is missing, as XGBoost reads the sparse matrices the features once were (it
     # learns a default branch for them); on the dense ones they are now, the same trees.
     "xgboost": ModelFamily(
-        XGBRegressor, fixed={"tree_method": "hist", "n_jobs": 1, "missing": 0.0}
+        XGBRegressor,
+        fixed={"tree_method": "hist", "n_jobs": 1, "missing": 0.0},
+        core_error=XGBoostError,
     ),
     "lightgbm": ModelFamily(
         LGBMRegressor,
         fixed={"deterministic": True, "force_row_wise": True, "n_jobs": 1, "verbose": -1},
         core_parameters=lightgbm_parameters,
+        core_error=LightGBMError,
     ),
 }
 
