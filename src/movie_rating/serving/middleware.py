@@ -84,15 +84,8 @@ class RequestContextMiddleware:
         except Exception:
             logger.exception("unhandled error", extra={"path": scope["path"]})
             if not started:
-                await send_with_id(
-                    {
-                        "type": "http.response.start",
-                        "status": 500,
-                        "headers": [(b"content-type", b"application/json")],
-                    }
-                )
-                body = json.dumps({"detail": "internal error", "request_id": request_id})
-                await send_with_id({"type": "http.response.body", "body": body.encode()})
+                body = {"detail": "internal error", "request_id": request_id}
+                await send_json(send_with_id, 500, body)
         finally:
             if not logged:  # the client went away, or the app never finished its response
                 log_access()

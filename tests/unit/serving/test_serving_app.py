@@ -170,6 +170,10 @@ def test_a_failing_batch_fails_each_of_its_requests_with_a_500(tmp_path):
         response = client.post("/predict", json=MOVIE)
         assert client.post("/predict", json=MOVIE).status_code == 500
     assert response.status_code == 500
+    # the last-resort answer: the request's id, no exception text or path
+    request_id = response.headers["X-Request-ID"]
+    assert response.json() == {"detail": "internal error", "request_id": request_id}
+    assert "boom" not in response.text and "/secret" not in response.text
     assert "secret" not in response.text and "boom" not in response.text
 
 
