@@ -21,6 +21,7 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
+import xgboost
 from lightgbm import LGBMRegressor
 from lightgbm.basic import LightGBMError, _ConfigAliases
 from sklearn.base import RegressorMixin, clone
@@ -30,7 +31,7 @@ from sklearn.tree import DecisionTreeRegressor
 from xgboost import XGBRegressor
 from xgboost.core import XGBoostError
 
-from movie_rating.errors import MovieRatingError
+from movie_rating.errors import MovieRatingError, reason
 from movie_rating.registry import lookup
 
 
@@ -78,7 +79,9 @@ class ModelFamily:
                 raise MovieRatingError(str(error)) from error
         if self.core_error is not None:
             try:
-                clone(estimator).set_params(n_estimators=1).fit(_TWO_ROWS, _TWO_RATINGS)
+                # (XGBoost reads the labels on all cores by default: ~35 ms for two rows)
+                with xgboost.config_context(nthread=1):
+                    clone(estimator).set_params(n_estimators=1).fit(_TWO_ROWS, _TWO_RATINGS)
             except self.core_error as error:
                 name = self.estimator.__name__
                 raise MovieRatingError(f"{name}: {_core_message(error)}") from error
@@ -90,10 +93,10 @@ _TWO_RATINGS = np.array([5.0, 6.0])
 
 
 def _core_message(error: Exception) -> str:
-    """A core library's message without the source file LightGBM appends ("... at
-    /path/config_auto.cpp, line 352 .") or the parameter's description XGBoost adds below."""
-    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return re.sub(r"\s+at \S+, line \d+\s*\.?$", "", first)
+    """A core library's message (its first line: not the description of the parameter that
+    XGBoost adds below) without the source file LightGBM appends ("... at
+    /path/config_auto.cpp, line 352 .")."""
+    return re.sub(r"\s+at \S+, line \d+\s*\.?$", "", reason(error))
 
 
 MODEL_FAMILIES: Mapping[str, ModelFamily] = {

@@ -173,7 +173,6 @@ def test_a_failing_batch_fails_each_of_its_requests_with_a_500(tmp_path):
     # the last-resort answer: the request's id, no exception text or path
     request_id = response.headers["X-Request-ID"]
     assert response.json() == {"detail": "internal error", "request_id": request_id}
-    assert "boom" not in response.text and "/secret" not in response.text
     assert "secret" not in response.text and "boom" not in response.text
 
 
