@@ -35,6 +35,9 @@ def main() -> None:
     parser.add_argument("--table", type=Path, required=True, help="CSV, one row per cut year")
     parser.add_argument("--markdown", type=Path, required=True)
     parser.add_argument("--metrics", type=Path, required=True)
+    parser.add_argument(
+        "--jobs", type=int, default=-1, help="refits run in parallel (-1: one per core)"
+    )
     args = parser.parse_args()
 
     params = load_params(args.params)
@@ -60,7 +63,7 @@ def main() -> None:
     ]
     # Every clean film: the random split does not matter here, the release date does.
     movies = pd.concat([read_movies(args.train), read_movies(args.test)], ignore_index=True)
-    result = backtest(movies, contenders, settings, seed)
+    result = backtest(movies, contenders, settings, seed, args.jobs)
     table = result.table
     winner_predictions = result.predictions[result.predictions["contender"] == WINNER]
     ceiling = ceiling_table(

@@ -17,8 +17,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from numpy.typing import ArrayLike
 from pydantic import Field, field_validator
+from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 from movie_rating.data.schema import TARGET, VOTE_COUNT, clip_ratings
@@ -87,11 +89,12 @@ def predict_after_cut(
     if contender is None:
         return np.full(len(after), before[TARGET].mean()), None
     model = build_model(contender.family, contender.hyperparameters, seed)
+    features = clone(contender.features)
     if contender.intervals is None:
-        estimator = full_pipeline(contender.features, model)
+        estimator = full_pipeline(features, model)
         return clip_ratings(estimator.fit(before, before[TARGET].to_numpy()).predict(after)), None
     wrapped = with_intervals(model, contender.intervals, seed)
-    estimator = full_pipeline(contender.features, wrapped).fit(before, before[TARGET].to_numpy())
+    estimator = full_pipeline(features, wrapped).fit(before, before[TARGET].to_numpy())
     return wrapped.predict_interval(estimator[:-1].transform(after), contender.intervals.level)
 
 
@@ -107,14 +110,30 @@ class BacktestResult:
 
 
 def backtest(
-    movies: pd.DataFrame, contenders: list[Contender], params: BacktestParams, seed: int
+    movies: pd.DataFrame,
+    contenders: list[Contender],
+    params: BacktestParams,
+    seed: int,
+    n_jobs: int | None = None,
 ) -> BacktestResult:
     """Refit every contender (and the training mean) at each cut year and score it on the
-    later films."""
+    later films. The refits are independent: `n_jobs` run at a time (joblib's convention) in
+    threads; they are seeded and single-threaded, so the results do not depend on `n_jobs`.
+    (On 2 cores the stage took 79 s one after the other, 56 s in threads, 40 s in worker
+    processes; but on a 300-film sample processes took 1.9 s where threads took 0.3 s.)"""
     years = release_year(movies)
+    named: list[tuple[str, Contender | None]] = [(c.name, c) for c in contenders]
+    named.append((BASELINE, None))
+    splits = [(movies[years < cut], movies[years >= cut]) for cut in params.cut_years]
+    fitted = iter(
+        Parallel(n_jobs=n_jobs, prefer="threads")(
+            delayed(predict_after_cut)(contender, before, after, seed)
+            for before, after in splits
+            for _, contender in named
+        )
+    )
     rows, predictions = [], []
-    for cut in params.cut_years:
-        before, after = movies[years < cut], movies[years >= cut]
+    for cut, (before, after) in zip(params.cut_years, splits, strict=True):
         rated = (after[VOTE_COUNT] >= params.min_votes).to_numpy()
         row: dict[str, Any] = {
             "cut_year": cut,
@@ -122,9 +141,8 @@ def backtest(
             f"{ALL}_films": len(after),
             f"{RATED}_films": int(rated.sum()),
         }
-        named: list[tuple[str, Contender | None]] = [(c.name, c) for c in contenders]
-        for name, contender in [*named, (BASELINE, None)]:
-            predicted, bounds = predict_after_cut(contender, before, after, seed)
+        for name, contender in named:
+            predicted, bounds = next(fitted)
             intervals = contender.intervals if contender is not None else None
             actual = after[TARGET].to_numpy()
             predictions.append(

@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.compose import ColumnTransformer
+from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
 
 from movie_rating.backtest.temporal import (
     BacktestParams,
@@ -90,3 +92,24 @@ def test_summary_and_markdown_show_every_contender():
     markdown = to_markdown(table, ["line"], min_votes=50)
     assert "| 2006 | 6 |" in markdown and "| 2008, ≥ 50 votes | 4 |" in markdown
     assert markdown.count("\n") == 2 + 2 * len(table)
+
+
+def test_parallel_refits_give_the_serial_result_and_leave_the_contenders_unfitted():
+    generator = np.random.default_rng(0)
+    years = generator.integers(1990, 2020, size=400).tolist()
+    ratings = (5.0 + 0.05 * (np.array(years) - 1990) + generator.normal(0, 1, 400)).tolist()
+    movies = films(years, ratings, generator.integers(1, 500, size=400).tolist())
+    contenders = [
+        Contender("line", year_only(), "linear", {}),
+        Contender("tree", year_only(), "decision_tree", {"max_depth": 3}),
+    ]
+    cuts = settings([2005, 2010, 2015])
+
+    serial = backtest(movies, contenders, cuts, seed=0, n_jobs=1)
+    threaded = backtest(movies, contenders, cuts, seed=0, n_jobs=2)
+
+    pd.testing.assert_frame_equal(serial.table, threaded.table)
+    pd.testing.assert_frame_equal(serial.predictions, threaded.predictions)
+    for contender in contenders:  # each refit fitted a copy
+        with pytest.raises(NotFittedError):
+            check_is_fitted(contender.features)
