@@ -162,9 +162,10 @@ class Connection:
         length, closing = 0, False
         for line in head.split(b"\r\n")[1:]:
             name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
+            header = name.strip().lower()
+            if header == b"content-length":
                 length = int(value)
-            elif name.strip().lower() == b"connection":
+            elif header == b"connection":
                 closing = value.strip().lower() == b"close"
         await self.reader.readexactly(length)
         if closing:
