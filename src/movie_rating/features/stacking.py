@@ -213,11 +213,6 @@ class ReleaseContextFeatures(FeatureTransformer):
 TITLE_WORD = re.compile(r"(?u)\b\w\w+\b")
 
 
-def title_prefix(title: str, n_words: int) -> str:
-    """The first `n_words` words of a lower-cased title ("" for none): a franchise key."""
-    return " ".join(TITLE_WORD.findall(title.lower())[:n_words])
-
-
 def _key_table(columns: list[list[str]]) -> np.ndarray:
     """Key columns side by side, as an object array (one row per movie)."""
     table = np.empty((len(columns[0]) if columns else 0, len(columns)), dtype=object)
