@@ -35,6 +35,7 @@ file, missing columns), 130 when interrupted.
 """
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 from typing import Final
@@ -64,9 +65,10 @@ def level_argument(text: str) -> float:
     return level
 
 
-def predict_one(predictor: ProductionPredictor, args: argparse.Namespace) -> None:
+def movie_argument(args: argparse.Namespace) -> MovieInput:
+    """The movie given by --title and friends, validated as the API validates one."""
     try:
-        movie = MovieInput(
+        return MovieInput(
             title=args.title,
             overview=args.overview,
             genre=args.genre,
@@ -75,6 +77,11 @@ def predict_one(predictor: ProductionPredictor, args: argparse.Namespace) -> Non
         )
     except ValidationError as error:
         raise MovieRatingError(f"invalid movie: {describe(error)}") from None
+
+
+def predict_one(
+    predictor: ProductionPredictor, movie: MovieInput, args: argparse.Namespace
+) -> None:
     scored = predictor.score_many([movie])
     level = predictor.default_level if args.level is None else args.level
     (low, high), *_ = predictor.intervals(scored, level).tolist()
@@ -85,6 +92,19 @@ def predict_one(predictor: ProductionPredictor, args: argparse.Namespace) -> Non
         print(f"baseline movie: {explained.baseline:.4f}")
         for field, value in zip(FIELDS, explained.contributions[0].tolist(), strict=True):
             print(f"  {field}: {value:+.4f}")
+
+
+def load_predictor(models_dir: Path, verbose: bool) -> ProductionPredictor:
+    """The verified model; its loading logged (trees compiled, model loaded) only if
+    `verbose`: a command's stderr is for its errors and summary."""
+    package = logging.getLogger("movie_rating")
+    level = package.level
+    if not verbose:
+        package.setLevel(logging.WARNING)
+    try:
+        return ProductionPredictor(models_dir).load()
+    finally:
+        package.setLevel(level)
 
 
 def print_invalid(message: str) -> None:
@@ -143,6 +163,9 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
         action="store_true",
         help="fail unless the model's trees are compiled (the fast path)",
     )
+    parser.add_argument(
+        "--verbose", action="store_true", help="log the model's loading (to stderr)"
+    )
     args = parser.parse_args(argv)
     if args.input is not None and args.out is None:
         parser.error("--input needs --out")
@@ -165,11 +188,13 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     if args.out is not None and args.out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         parser.error("--out must end in .csv or .parquet")
 
-    predictor = ProductionPredictor(args.models_dir).load()
+    # (a bad movie is refused before the model's seconds of loading)
+    movie = movie_argument(args) if args.input is None else None
+    predictor = load_predictor(args.models_dir, args.verbose)
     if args.require_fast_path and predictor.path != "compiled":
         raise MovieRatingError(f"the model is not on the fast path: {predictor.path_reason}")
-    if args.input is None:
-        predict_one(predictor, args)
+    if movie is not None:
+        predict_one(predictor, movie, args)
         return
     try:
         scored = score_file(

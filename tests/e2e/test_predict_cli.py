@@ -94,6 +94,7 @@ def test_single_movie_prints_its_rating(e2e_models_dir, tmp_path, command):
         cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+    assert result.stderr == ""  # quiet: the rating on stdout, nothing else
     predictor = ProductionPredictor(e2e_models_dir).load()
     movie = MovieInput(
         title="Oppenheimer",
@@ -108,9 +109,14 @@ def test_single_movie_prints_its_rating(e2e_models_dir, tmp_path, command):
 
 
 def test_errors_are_one_line_without_traceback(e2e_models_dir, tmp_path):
-    bad_date = ["--title", "X", "--original-language", "en", "--release-date", "2023-13-01"]
-    for models_dir, message in ((e2e_models_dir, "release_date"), (tmp_path, f"no {CARD_FILE}")):
-        result = run_cli("--models-dir", models_dir, *bad_date, cwd=tmp_path)
+    movie = ["--title", "X", "--original-language", "en", "--release-date"]
+    for models_dir, date, message in (
+        (e2e_models_dir, "2023-13-01", "release_date"),
+        (tmp_path, "2023-12-01", f"no {CARD_FILE}"),
+        # the movie is checked before the model is looked for
+        (tmp_path, "2023-13-01", "release_date"),
+    ):
+        result = run_cli("--models-dir", models_dir, *movie, date, cwd=tmp_path)
         assert result.returncode == 1
         assert "Traceback" not in result.stderr
         errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
@@ -158,8 +164,9 @@ def test_require_fast_path_fails_unless_the_trees_are_compiled(
     assert "Traceback" not in slow.stderr
     reason = ProductionPredictor(e2e_models_dir).load().path_reason
     assert f"error: the model is not on the fast path: {reason}" in slow.stderr.splitlines()
-    fast = run_cli("--models-dir", lightgbm_models_dir, *args, cwd=tmp_path)
+    fast = run_cli("--models-dir", lightgbm_models_dir, *args, "--verbose", cwd=tmp_path)
     assert fast.returncode == 0, fast.stderr
+    assert "INFO movie_rating.serving.predict: model loaded" in fast.stderr.splitlines()
     predictor = ProductionPredictor(lightgbm_models_dir).load()
     assert predictor.path == "compiled"
     movie = MovieInput(title="X", original_language="en", release_date="2020-01-01")
