@@ -11,7 +11,7 @@ is written for arrays: the same code scores one movie in microseconds and a batc
 import itertools
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any, Final, Self
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -32,7 +32,7 @@ from movie_rating.features.columns import (
     single_column,
     text_values,
 )
-from movie_rating.features.text import TextTfidf
+from movie_rating.features.text import TextTfidf, word_counts
 
 OTHER_LANGUAGE = "other"
 
@@ -98,37 +98,6 @@ class ColumnSelector(FeatureTransformer):
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         self._check_fitted()
         return np.asarray(self.columns, dtype=object)
-
-
-# str.isspace() among ASCII characters: what `str.split()` splits on (\x1c-\x1f too)
-_ASCII_SPACE: Final = np.array([chr(code).isspace() for code in range(128)] + [False] * 128)
-# Batches of at least this many texts are counted on bytes (one movie: by `str.split`).
-_BYTES_BATCH: Final = 32
-
-
-def word_counts(texts: list[str]) -> np.ndarray:
-    """`len(text.split())` of each text, as float64. In a batch, the ASCII texts are counted
-    together on their bytes: a word starts at a non-space byte after a space or at a text's
-    start. `split` builds every word as a string while holding the interpreter lock, which
-    the batch's other thread then waits for (the overview's count was most of this step's
-    time); numpy's passes do not hold it. A unit test compares the two on random text."""
-    if len(texts) < _BYTES_BATCH:
-        return np.array([len(text.split()) for text in texts], dtype=np.float64)
-    counts = np.empty(len(texts), dtype=np.float64)
-    by_bytes = [i for i, text in enumerate(texts) if text.isascii()]
-    others = [i for i, text in enumerate(texts) if not text.isascii()]
-    counts[others] = [len(texts[i].split()) for i in others]
-    if by_bytes:
-        chosen = [texts[i] for i in by_bytes]
-        # each text and one space after it, so that no word runs into the next text
-        data = np.frombuffer((" ".join(chosen) + " ").encode("ascii"), dtype=np.uint8)
-        word = ~_ASCII_SPACE[data]
-        starts = word.copy()
-        starts[1:] &= ~word[:-1]
-        firsts = np.zeros(len(chosen), dtype=np.int64)
-        np.cumsum(np.fromiter(map(len, chosen[:-1]), np.int64, len(chosen) - 1) + 1, out=firsts[1:])
-        counts[by_bytes] = np.add.reduceat(starts, firsts, dtype=np.int64)
-    return counts
 
 
 class DataTypeFixer(FeatureTransformer):

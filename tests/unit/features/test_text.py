@@ -21,7 +21,7 @@ from sklearn.feature_extraction.text import (
 )
 
 from movie_rating.features import text as text_module
-from movie_rating.features.text import AsciiWords, KeyIndex, TextTfidf
+from movie_rating.features.text import AsciiWords, KeyIndex, TextTfidf, word_counts
 
 VOCABULARY = [
     *("robot", "planet", "ghost", "love", "war", "city", "dark", "return", "king", "dream"),
@@ -386,3 +386,22 @@ def test_key_index_finds_each_key_and_nothing_else(n_queries, large):
     assert index.positions(queries).tolist() == [where.get(int(q), -1) for q in queries]
     with pytest.raises(ValueError, match="distinct"):
         KeyIndex([1, 2, 1])
+
+
+# ASCII (with its control characters, some of them spaces to `str.split`), Unicode spaces
+# and letters outside ASCII
+_WORDY_TEXT = st.text(
+    st.one_of(
+        st.characters(max_codepoint=127),
+        st.sampled_from(["\xa0", "\x85", "\u2003", "\u3000", "é", "ß", "日"]),
+    ),
+    max_size=30,
+)
+
+
+@given(texts=st.lists(_WORDY_TEXT, max_size=80))
+def test_word_counts_are_split_counts(texts):
+    """Batches of 32 texts or more are counted on bytes, smaller ones by `split`."""
+    expected = [float(len(text.split())) for text in texts]
+    assert word_counts(texts).tolist() == expected
+    assert word_counts(texts * 40).tolist() == expected * 40  # a batch, surely

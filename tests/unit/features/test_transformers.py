@@ -17,8 +17,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from hypothesis import given
-from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
@@ -38,7 +36,6 @@ from movie_rating.features.transformers import (
     LightweightTextEmbedder,
     SelectiveStandardScaler,
     YearBinning,
-    word_counts,
 )
 
 # --- sklearn's generic estimator checks, where they apply -----------------------------------------
@@ -553,25 +550,6 @@ def test_data_type_fixer_without_any_date_falls_back():
     out = DataTypeFixer().fit(frame).transform(frame)
     assert np.isfinite(out["release_year"]).all()
     assert np.isfinite(out["release_month"]).all()
-
-
-# ASCII (with its control characters, some of them spaces to `str.split`), Unicode spaces
-# and letters outside ASCII
-_WORDY_TEXT = st.text(
-    st.one_of(
-        st.characters(max_codepoint=127),
-        st.sampled_from(["\xa0", "\x85", "\u2003", "\u3000", "é", "ß", "日"]),
-    ),
-    max_size=30,
-)
-
-
-@given(texts=st.lists(_WORDY_TEXT, max_size=80))
-def test_word_counts_are_split_counts(texts):
-    """Batches of 32 texts or more are counted on bytes, smaller ones by `split`."""
-    expected = [float(len(text.split())) for text in texts]
-    assert word_counts(texts).tolist() == expected
-    assert word_counts(texts * 40).tolist() == expected * 40  # a batch, surely
 
 
 def test_year_binning_edges_start_a_new_period():
