@@ -5,7 +5,7 @@ end-to-end DVC test, which samples it.
 """
 
 import csv
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,8 +16,20 @@ import pytest
 
 from movie_rating.data.schema import PROCESSED_COLUMNS, RAW_COLUMNS
 from movie_rating.params import CleanParams, load_params
+from movie_rating.serving.compiled_trees import CACHE_VARIABLE
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _compiled_trees_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Compiled forests are cached in the session's temporary directory, not the user's; the
+    servers and commands the tests start inherit the variable."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv(CACHE_VARIABLE, str(tmp_path_factory.mktemp("cache")))
+    yield
+    patch.undo()
+
 
 TITLE_WORDS = ("night", "love", "war", "city", "dark", "return", "last", "king", "dream", "house")
 OVERVIEW_WORDS = (

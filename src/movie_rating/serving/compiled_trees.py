@@ -30,23 +30,33 @@ every feature at every threshold, its neighbouring doubles, 0.0, -0.0, +-1e-36, 
 (with linear leaves, also rows that compute their sums and rows that make them fall back:
 `probe_matrix`), and refuses it (`NotCompilable`) on any difference at all. Compiling needs no
 C compiler, only llvmlite's bundled LLVM, at load (1-3 s); the IR is written as text and
-compiled without optimisation (-O1 and up took 5-30 s for 20-40% faster code).
+compiled without optimisation (-O1 and up took 5-30 s for 20-40% faster code). The machine code
+is kept in an `ObjectCache` (as numba keeps its own), so the next load of the same booster on
+the same machine skips the compiler; cached code is probed like new code, and recompiled if it
+differs.
 """
 
+import contextlib
 import ctypes
+import hashlib
 import itertools
 import logging
 import math
+import os
+import stat
 import struct
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 import llvmlite
 import llvmlite.binding as llvm
 import numpy as np
 from llvmlite import ir
+from platformdirs import user_cache_path
 
 from movie_rating.serving.threads import ThreadPool
 
@@ -69,6 +79,10 @@ _TERMS_PER_BLOCK: Final = 640
 # 4.5 at 110,000 rows, more than the L3 cache holds: the rows stream, the code did not).
 # Threads share a batch from this many rows each.
 _ROWS_PER_THREAD: Final = 256
+# The cache directory's variable: unset, the user's cache directory; set empty, no cache.
+CACHE_VARIABLE: Final = "MOVIE_RATING_CACHE_DIR"
+# Compiled forests kept in the cache (one model is two: its ratings and its difficulty).
+_CACHED_FORESTS: Final = 8
 # Identity objectives: LightGBM's prediction is the raw sum of the trees.
 _IDENTITY_OBJECTIVES: Final = frozenset(
     {"regression", "regression_l1", "huber", "fair", "quantile", "mape"}
@@ -132,21 +146,18 @@ def _split(node: dict[str, Any], n_features: int, exact: list[float] | None) -> 
     return _Split(feature, threshold, bool(node["default_left"]), str(missing))
 
 
-def _exact_thresholds(booster: Any, trees: list[dict[str, Any]]) -> dict[int, list[float]]:
+def _exact_thresholds(text: str, trees: list[dict[str, Any]]) -> dict[int, list[float]]:
     """The thresholds (by split index) of each tree whose dump clamped one to +-1e300, read from
-    the model text, which writes them in full (an inf as inf). Usually there is no such tree,
-    and then the model text (about as slow to make as the dump) is not made."""
+    the model text, which writes them in full (an inf as inf)."""
     clamped = {
         int(tree["tree_index"])
         for tree in trees
         for node in _walk(tree["tree_structure"])
         if node.get("decision_type") == "<=" and abs(float(node["threshold"])) >= _CLAMPED
     }
-    if not clamped:
-        return {}
     exact: dict[int, list[float]] = {}
     index = -1
-    for line in booster.model_to_string().splitlines():
+    for line in text.splitlines() if clamped else ():
         if line.startswith("Tree="):
             index = int(line.removeprefix("Tree="))
         elif line.startswith("threshold=") and index in clamped:
@@ -182,32 +193,45 @@ class CompiledForest:
     """A LightGBM booster's trees as native code. `predict(X)` equals `booster.predict(X)` for a
     float64 array X with the booster's number of columns."""
 
-    def __init__(self, booster: Any, threads: int = 1, dump: dict[str, Any] | None = None) -> None:
-        dump = booster.dump_model() if dump is None else dump  # (~0.3 s: share it)
-        self.n_features = int(dump["max_feature_idx"]) + 1
-        trees = _trees(dump)
-        self._exact = _exact_thresholds(booster, trees)
-        self.n_trees = len(trees)
-        self.threads = max(1, threads)
+    def __init__(
+        self,
+        booster: Any,
+        threads: int = 1,
+        cache: "ObjectCache | None" = None,
+        text: str | None = None,
+    ) -> None:
+        """`text`: the booster's `model_to_string()`, if the caller has it."""
         if tuple(int(p) for p in llvmlite.__version__.split(".")[:2]) < (0, 45):
             llvm.initialize()  # automatic (and deprecated) from 0.45 on
         llvm.initialize_native_target()
         llvm.initialize_native_asmprinter()
         start = time.perf_counter()
-        # how this llvmlite spells a pointer to double ("double*" before LLVM's opaque pointers)
-        pointer = str(ir.DoubleType().as_pointer())
-        module = llvm.parse_assembly(self._module(trees, pointer))
-        module.verify()
-        target = llvm.Target.from_default_triple()
+        self.n_features = booster.num_feature()
+        self.threads = max(1, threads)
         # No optimisation: -O1 and up (code generator or IR passes) spend 5-30 s on ~20k
         # branches for 20-40% faster code; -O0 compiles in under a second.
-        machine = target.create_target_machine(
+        machine = llvm.Target.from_default_triple().create_target_machine(
             cpu=llvm.get_host_cpu_name(), features=_host_features(llvm), opt=0
         )
+        text = booster.model_to_string() if text is None else text
+        self.n_trees = text.count("\nTree=")
+        key = cache.key(text, machine) if cache is not None else ""
+        code = cache.read(key) if cache is not None else None
+        self.cached = code is not None
+        if code is None:
+            trees = _trees(booster.dump_model())
+            self._exact = _exact_thresholds(text, trees)
+            # how this llvmlite spells a pointer to double ("double*" before opaque pointers)
+            pointer = str(ir.DoubleType().as_pointer())
+            module = llvm.parse_assembly(self._module(trees, pointer))
+            module.verify()
+            code = machine.emit_object(module)
+            if cache is not None:
+                cache.write(key, code)
         # kept: the engine owns the machine code the function pointer points into
-        self._engine = llvm.create_mcjit_compiler(module, machine)
+        self._engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), machine)
+        self._engine.add_object_file(llvm.ObjectFileRef.from_data(code))
         self._engine.finalize_object()
-        self._engine.run_static_constructors()
         address = self._engine.get_function_address("forest")
         # ctypes releases the GIL for the call: row chunks run in parallel threads.
         self._forest = ctypes.CFUNCTYPE(
@@ -430,11 +454,13 @@ def _host_features(llvm: Any) -> str:
 
 
 def probe_matrix(
-    booster: Any, rows: int = 512, seed: int = 0, dump: dict[str, Any] | None = None
+    booster: Any, rows: int = 512, seed: int = 0, text: str | None = None
 ) -> np.ndarray:
     """Rows whose features sit on the edges of the booster's splits: every threshold, the
     doubles either side of it, and 0.0, -0.0, +-1e-36, NaN, +-inf, in random combinations, so
-    every branch and every missing-value rule is taken somewhere.
+    every branch and every missing-value rule is taken somewhere. The thresholds are read from
+    the model text (`text`, the booster's `model_to_string()`), which writes them in full, and
+    also taken as `dump_model` clamps them (to +-1e300).
 
     A model with linear leaves gets 2 x `rows` more rows, drawn from the same values but +-inf
     and NaN. In the first `rows` of them, leaves compute their sums (above, an inf or a NaN
@@ -444,26 +470,25 @@ def probe_matrix(
     thresholds to draw from). Each feature a linear leaf multiplies also takes 16 random doubles
     across its thresholds' range (in [-2, 2] for a feature no split uses) and the doubles
     either side of LightGBM's zero threshold."""
-    dump = booster.dump_model() if dump is None else dump
-    n_features = int(dump["max_feature_idx"]) + 1
+    text = booster.model_to_string() if text is None else text
+    header = dict(line.split("=", 1) for line in text.split("\n\n", 1)[0].splitlines()[1:])
+    n_features = int(header["max_feature_idx"]) + 1
     special = [0.0, -0.0, 1e-36, -1e-36, math.nan, math.inf, -math.inf, 1.0, -1.0]
     candidates: list[set[float]] = [set() for _ in range(n_features)]
     linear: set[int] = set()
-    exact = _exact_thresholds(booster, dump["tree_info"])
-    for tree in dump["tree_info"]:
-        thresholds = exact.get(int(tree["tree_index"]))
-        for node in _walk(tree["tree_structure"]):
-            if "split_index" in node and "threshold" in node:
-                feature = int(node["split_feature"])
-                edges = [float(node["threshold"])]
-                if thresholds:  # the dumped +-1e300 and what LightGBM compares with
-                    edges.append(thresholds[int(node["split_index"])])
-                for t in edges:
-                    candidates[feature].update(
+    split_features: list[str] = []
+    for line in text.splitlines():
+        name, _, field = line.partition("=")
+        if name == "split_feature":
+            split_features = field.split()
+        elif name == "threshold":
+            for column, threshold in zip(split_features, field.split(), strict=True):
+                for t in {float(threshold), max(-_CLAMPED, min(float(threshold), _CLAMPED))}:
+                    candidates[int(column)].update(
                         (t, math.nextafter(t, -math.inf), math.nextafter(t, math.inf))
                     )
-            elif node.get("leaf_features"):
-                linear.update(int(feature) for feature in node["leaf_features"])
+        elif name == "leaf_features":
+            linear.update(int(column) for column in field.split())
     generator = np.random.default_rng(seed)
     pools = [sorted(values) for values in candidates]
     for feature in sorted(linear & set(range(n_features))):
@@ -490,16 +515,23 @@ def probe_matrix(
     return np.vstack([X, sums, fallbacks])
 
 
-def compile_lightgbm(booster: Any, threads: int = 1) -> CompiledForest:
-    """The booster compiled (`CompiledForest`); `NotCompilable`, saying why, when it does not
-    compile or the compiled forest differs from `booster.predict` on the probe rows in any
-    bit."""
+def compile_lightgbm(
+    booster: Any, threads: int = 1, cache: "ObjectCache | None" = None
+) -> CompiledForest:
+    """The booster compiled (`CompiledForest`), its machine code from `cache` when there;
+    `NotCompilable`, saying why, when it does not compile or the compiled forest differs from
+    `booster.predict` on the probe rows in any bit."""
     try:
-        dump = booster.dump_model()
-        forest = CompiledForest(booster, threads, dump)
-        X = probe_matrix(booster, dump=dump)
-        got = forest.predict(X)
+        text = booster.model_to_string()
+        forest = CompiledForest(booster, threads, cache=cache, text=text)
+        X = probe_matrix(booster, text=text)
         expected = np.asarray(booster.predict(X, num_threads=1), dtype=np.float64)
+        got = forest.predict(X)
+        cached_but_wrong = forest.cached and not np.array_equal(got, expected, equal_nan=True)
+        if cache is not None and cached_but_wrong:
+            logger.warning("cached LightGBM code differs from the model: compiled again")
+            forest = CompiledForest(booster, threads, cache=cache.without_reads(), text=text)
+            got = forest.predict(X)
     except (RuntimeError, KeyError, TypeError, ValueError) as error:
         if isinstance(error, NotCompilable):
             raise
@@ -512,6 +544,104 @@ def compile_lightgbm(booster: Any, threads: int = 1) -> CompiledForest:
         raise NotCompilable(f"the compiled trees differ from LightGBM's by {worst:g}")
     logger.info(
         "LightGBM model compiled",
-        extra={"trees": forest.n_trees, "compile_seconds": round(forest.compile_seconds, 3)},
+        extra={
+            "trees": forest.n_trees,
+            "cached": forest.cached,
+            "compile_seconds": round(forest.compile_seconds, 3),
+        },
     )
     return forest
+
+
+class ObjectCache:
+    """Compiled forests' machine code in files of one directory, by a key of all that makes
+    the code: the booster's model text, this module's source, LLVM's version, the CPU and its
+    features. A file is the code's SHA-256 and then the code, written beside and renamed into
+    place, so a reader sees a whole file or none, and one whose digest does not match is not
+    used. The directory is not used when another user (root aside) owns it or others may write
+    to it: its code would run in this process. Nothing here raises: an unreadable or read-only
+    cache (a container's) compiles as without one. The oldest files beyond `_CACHED_FORESTS`
+    are removed."""
+
+    def __init__(self, directory: Path, reads: bool = True) -> None:
+        self.directory = directory
+        self.reads = reads
+
+    def without_reads(self) -> "ObjectCache":
+        """The same cache, written but not read (to replace a file whose code is wrong)."""
+        return ObjectCache(self.directory, reads=False)
+
+    def key(self, model_text: str, machine: Any) -> str:
+        parts = [
+            _SOURCE_DIGEST,
+            str(llvm.llvm_version_info),
+            str(machine.triple),
+            llvm.get_host_cpu_name(),
+            _host_features(llvm),
+            model_text,
+        ]
+        return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+    def read(self, key: str) -> bytes | None:
+        if not self.reads or not _SOURCE_DIGEST or not self._safe():
+            return None
+        path = self.directory / f"{key}.o"
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        with contextlib.suppress(OSError):  # a read-only cache is still read
+            os.utime(path)  # used now: removed last
+        digest, code = data[:32], data[32:]
+        return code if hashlib.sha256(code).digest() == digest else None
+
+    def write(self, key: str, code: bytes) -> None:
+        if not _SOURCE_DIGEST:
+            return
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            if not self._safe():
+                return
+            handle, name = tempfile.mkstemp(dir=self.directory, suffix=".part")
+            partial = Path(name)
+            try:
+                with os.fdopen(handle, "wb") as file:
+                    file.write(hashlib.sha256(code).digest() + code)
+                partial.chmod(0o644)  # readable by a service running as another user
+                partial.replace(self.directory / f"{key}.o")
+            finally:
+                partial.unlink(missing_ok=True)
+            files = sorted(self.directory.glob("*.o"), key=lambda path: path.stat().st_mtime)
+            for old in files[:-_CACHED_FORESTS]:
+                old.unlink(missing_ok=True)
+        except OSError as error:
+            logger.debug("compiled LightGBM code not cached", extra={"reason": str(error)})
+
+    def _safe(self) -> bool:
+        try:
+            info = self.directory.stat()
+        except OSError:
+            return False
+        owner_ok = not hasattr(os, "getuid") or info.st_uid in (0, os.getuid())
+        return owner_ok and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def cache_from_environment() -> ObjectCache | None:
+    """The cache in `$MOVIE_RATING_CACHE_DIR`, else in the user's cache directory
+    (`~/.cache/movie-rating` on Linux); None when the variable is set but empty."""
+    configured = os.environ.get(CACHE_VARIABLE)
+    if configured == "":
+        return None
+    base = Path(configured) if configured else user_cache_path("movie-rating")
+    return ObjectCache(base / "compiled-trees")
+
+
+def _source_digest() -> str:
+    """This module's source, which writes the code: "" (no cache) if it cannot be read."""
+    try:
+        return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+_SOURCE_DIGEST: Final = _source_digest()

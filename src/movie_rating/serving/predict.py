@@ -36,7 +36,13 @@ from movie_rating.artifact import (
 )
 from movie_rating.data.schema import INPUT_FEATURES, clip_ratings
 from movie_rating.errors import MovieRatingError
-from movie_rating.serving.compiled_trees import CompiledForest, NotCompilable, compile_lightgbm
+from movie_rating.serving.compiled_trees import (
+    CompiledForest,
+    NotCompilable,
+    ObjectCache,
+    cache_from_environment,
+    compile_lightgbm,
+)
 from movie_rating.serving.explain import Explanations, explain
 from movie_rating.serving.schemas import MovieInput, ServingPath
 from movie_rating.serving.threads import ThreadPool
@@ -85,14 +91,16 @@ def _cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def compile_model(model: Any) -> tuple[CompiledForest | None, str | None]:
+def compile_model(
+    model: Any, cache: ObjectCache | None = None
+) -> tuple[CompiledForest | None, str | None]:
     """The model's trees as native code, or None and why not, in words for an operator."""
     if type(model) is not LGBMRegressor:
         return None, f"{type(model).__name__} has no compiled form: its own predict serves"
     if any(name.startswith("pred") for name in model.get_params()):
         return None, "LightGBM prediction-time settings are not compiled: LightGBM predicts"
     try:
-        return compile_lightgbm(model.booster_, threads=_cores()), None
+        return compile_lightgbm(model.booster_, threads=_cores(), cache=cache), None
     except NotCompilable as error:
         return None, f"the trees did not compile ({error}): LightGBM predicts"
 
@@ -152,8 +160,9 @@ class ProductionPredictor:
             if "n_jobs" in part.get_params():
                 # Requests already run in parallel; threads inside one call only add latency.
                 part.set_params(n_jobs=1)
-        forest, reason = compile_model(model)
-        difficulty_forest, difficulty_reason = compile_model(difficulty)
+        cache = cache_from_environment()
+        forest, reason = compile_model(model, cache)
+        difficulty_forest, difficulty_reason = compile_model(difficulty, cache)
         if forest is not None and difficulty_forest is None:
             forest, reason = None, f"intervals: {difficulty_reason}"
         path: ServingPath = "compiled" if forest is not None else "fallback"

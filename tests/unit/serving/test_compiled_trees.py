@@ -3,6 +3,7 @@
 import math
 import re
 import sys
+from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
@@ -12,8 +13,11 @@ from lightgbm import LGBMRegressor
 
 from movie_rating.serving import compiled_trees, threads
 from movie_rating.serving.compiled_trees import (
+    CACHE_VARIABLE,
     CompiledForest,
     NotCompilable,
+    ObjectCache,
+    cache_from_environment,
     compile_lightgbm,
     probe_matrix,
 )
@@ -235,7 +239,8 @@ def test_thresholds_the_dump_clamps_are_read_from_the_model_text():
     # LightGBM sends a value above 1e300 left.
     X, y = synthetic()
     booster = fit((X, y + 3 * np.isnan(X[:, 5])), linear_tree=True).booster_
-    exact = compiled_trees._exact_thresholds(booster, booster.dump_model()["tree_info"])
+    text, trees = booster.model_to_string(), booster.dump_model()["tree_info"]
+    exact = compiled_trees._exact_thresholds(text, trees)
     assert math.inf in {t for thresholds in exact.values() for t in thresholds}
     forest = compile_lightgbm(booster)
     X = rows_to_score(booster)
@@ -254,7 +259,7 @@ def test_probe_rows_make_linear_leaves_sum_and_fall_back():
     y = np.nan_to_num(X[:, :8]) @ rng.normal(size=8) + rng.normal(size=len(X))
     booster = fit((X, y), linear_tree=True, n_estimators=30).booster_
     dump = booster.dump_model()
-    probes = probe_matrix(booster, dump=dump)
+    probes = probe_matrix(booster)
     reached = booster.predict(probes, pred_leaf=True, num_threads=1)
     linear, summed, fell_back = 0, 0, 0
     for t, tree in enumerate(dump["tree_info"]):
@@ -309,3 +314,78 @@ def test_a_fused_multiply_add_is_refused(linear_booster: Any, monkeypatch):
     with pytest.raises(NotCompilable, match="differ from LightGBM's by"):
         compile_lightgbm(linear_booster)
     assert fused and fused[0] > 0
+
+
+def cached_code(cache: ObjectCache) -> list[Path]:
+    return sorted(cache.directory.glob("*.o"))
+
+
+def test_a_cached_forest_is_reused_and_equals_booster_predict(tmp_path: Path):
+    booster = fit(linear_tree=True).booster_
+    cache = ObjectCache(tmp_path / "trees")
+    first = compile_lightgbm(booster, cache=cache)
+    second = compile_lightgbm(booster, cache=cache)
+    assert (first.cached, second.cached) == (False, True)
+    assert len(cached_code(cache)) == 1
+    X = rows_to_score(booster)
+    expected = booster.predict(X, num_threads=1)
+    assert np.array_equal(second.predict(X), expected, equal_nan=True)
+    # another booster, another key
+    assert not compile_lightgbm(fit(n_estimators=5).booster_, cache=cache).cached
+    assert len(cached_code(cache)) == 2
+
+
+def test_damaged_or_wrong_cached_code_is_compiled_again(tmp_path: Path):
+    booster = fit(linear_tree=True).booster_
+    other = fit(synthetic(seed=1), linear_tree=True).booster_
+    cache = ObjectCache(tmp_path)
+    compile_lightgbm(booster, cache=cache)
+    (path,) = cached_code(cache)
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 1  # a flipped bit: the digest no longer matches
+    path.write_bytes(bytes(data))
+    assert not compile_lightgbm(booster, cache=cache).cached
+    # whole, but another model's code under this model's key: the probe rows catch it
+    good = path.read_bytes()
+    compile_lightgbm(other, cache=ObjectCache(tmp_path / "other"))
+    (wrong,) = cached_code(ObjectCache(tmp_path / "other"))
+    path.write_bytes(wrong.read_bytes())
+    again = compile_lightgbm(booster, cache=cache)
+    assert not again.cached
+    X = rows_to_score(booster)
+    assert np.array_equal(again.predict(X), booster.predict(X, num_threads=1), equal_nan=True)
+    assert path.read_bytes() == good  # replaced: the next load reuses it
+    assert compile_lightgbm(booster, cache=cache).cached
+
+
+def test_a_cache_others_may_write_to_is_not_used(tmp_path: Path):
+    booster = fit(n_estimators=5).booster_
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)  # (mkdir's mode is cut by the umask)
+    cache = ObjectCache(shared)
+    compile_lightgbm(booster, cache=cache)
+    assert cached_code(cache) == []
+
+
+def test_the_cache_keeps_the_most_recently_used_forests(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(compiled_trees, "_CACHED_FORESTS", 2)
+    cache = ObjectCache(tmp_path)
+    boosters = [fit(n_estimators=n).booster_ for n in (3, 4, 5)]
+    for booster in boosters:
+        compile_lightgbm(booster, cache=cache)
+    assert len(cached_code(cache)) == 2
+    assert not compile_lightgbm(boosters[0], cache=cache).cached  # the oldest went
+    assert compile_lightgbm(boosters[2], cache=cache).cached
+
+
+def test_the_cache_directory_comes_from_the_environment(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv(CACHE_VARIABLE, str(tmp_path))
+    cache = cache_from_environment()
+    assert cache is not None and cache.directory.parent == tmp_path
+    monkeypatch.setenv(CACHE_VARIABLE, "")
+    assert cache_from_environment() is None
+    monkeypatch.delenv(CACHE_VARIABLE)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    cache = cache_from_environment()
+    assert cache is not None and cache.directory.is_relative_to(tmp_path / "xdg")
