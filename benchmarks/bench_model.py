@@ -12,7 +12,9 @@ the machine's absolute speed varies. One movie: `ProductionPredictor.predict_one
 best, not the mean: on a shared machine the other runs measure the neighbours), against the
 seed pipeline's `predict` timed the same way; `big_batch_rows_per_s` is the test split 7 times.
 `serving_path` says whether the model is served on the fast path (its trees compiled;
-`tree_compile_seconds`: the compile; `load_seconds`: the whole `load`).
+`tree_compile_seconds`: the compile, or the read of the compiled code when `trees_cached`;
+`trees_optimised`: compiled at -O1, as code for the cache is; `load_seconds`: the whole
+`load`). Run with `MOVIE_RATING_CACHE_DIR=` (empty) to measure loads without the cache (-O0).
 
 Beside the plain rating, timed the same way: one movie with its interval
 (`predict_one_with_interval_p50_ms`: `score_many` + `intervals`, what /predict computes), one
@@ -123,6 +125,8 @@ def predict_speed(
         "model": f"{card.feature_pipeline}-{card.model_family} {card.version}",
         "serving_path": predictor.path,
         "tree_compile_seconds": round(forest.compile_seconds, 3) if forest else None,
+        "trees_cached": forest.cached if forest else None,
+        "trees_optimised": forest.optimised if forest else None,
         "load_seconds": round(load_seconds, 3),
         "predict_one_p50_ms": ours_p50,
         "seed_predict_one_p50_ms": seed_p50,

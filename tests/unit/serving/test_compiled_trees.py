@@ -330,6 +330,10 @@ def test_a_cached_forest_is_reused_and_equals_booster_predict(tmp_path: Path):
     X = rows_to_score(booster)
     expected = booster.predict(X, num_threads=1)
     assert np.array_equal(second.predict(X), expected, equal_nan=True)
+    # compiled once for the cache, so optimised (-O1); without a cache, -O0: the same doubles
+    uncached = compile_lightgbm(booster)
+    assert (first.optimised, uncached.optimised) == (True, False)
+    assert np.array_equal(uncached.predict(X), expected, equal_nan=True)
     # another booster, another key
     assert not compile_lightgbm(fit(n_estimators=5).booster_, cache=cache).cached
     assert len(cached_code(cache)) == 2
