@@ -32,9 +32,10 @@ every feature at every threshold, its neighbouring doubles, 0.0, -0.0, +-1e-36, 
 C compiler, only llvmlite's bundled LLVM, at load; the IR is written as text. The machine code
 is kept in an `ObjectCache` (as numba keeps its own), so the next load of the same booster on
 the same machine skips the compiler; cached code is probed like new code, and recompiled if it
-differs. With a cache, the code generator optimises (-O1): on the exported model's 800 trees,
-10 s to compile once instead of 0.8 s, for trees that run ~1/3 faster at every load after (on
-973 rows, 8.5 against 12.4 us a row, same run). Without one, each load compiles at -O0.
+differs. Code compiled for the cache is optimised (the code generator's -O1): on the exported
+model's 800 trees, 10 s to compile once instead of 0.8 s, for trees that run ~1/3 faster at
+every load after (on 973 rows, 8.5 against 12.4 us a row, same run). Without a cache, or with
+one that cannot be written, each load compiles at -O0.
 """
 
 import contextlib
@@ -209,17 +210,17 @@ class CompiledForest:
         start = time.perf_counter()
         self.n_features = booster.num_feature()
         self.threads = max(1, threads)
+        text = booster.model_to_string() if text is None else text
+        self.n_trees = text.count("\nTree=")
+        key = cache.key(text) if cache is not None else ""
+        code = cache.read(key) if cache is not None else None
+        self.cached = code is not None
         # -O1 (the code generator's; -O2 gave the same code, and LLVM's IR passes are not
-        # run) only when the code is cached: see the module's docstring.
-        self.optimised = cache is not None
+        # run) for code that is cached, compiled once: see the module's docstring.
+        self.optimised = self.cached or (cache is not None and cache.writable())
         machine = llvm.Target.from_default_triple().create_target_machine(
             cpu=llvm.get_host_cpu_name(), features=_host_features(llvm), opt=int(self.optimised)
         )
-        text = booster.model_to_string() if text is None else text
-        self.n_trees = text.count("\nTree=")
-        key = cache.key(text, machine) if cache is not None else ""
-        code = cache.read(key) if cache is not None else None
-        self.cached = code is not None
         if code is None:
             trees = _trees(booster.dump_model())
             self._exact = _exact_thresholds(text, trees)
@@ -228,7 +229,7 @@ class CompiledForest:
             module = llvm.parse_assembly(self._module(trees, pointer))
             module.verify()
             code = machine.emit_object(module)
-            if cache is not None:
+            if cache is not None and self.optimised:
                 cache.write(key, code)
         # kept: the engine owns the machine code the function pointer points into
         self._engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), machine)
@@ -573,11 +574,11 @@ class ObjectCache:
         """The same cache, written but not read (to replace a file whose code is wrong)."""
         return ObjectCache(self.directory, reads=False)
 
-    def key(self, model_text: str, machine: Any) -> str:
+    def key(self, model_text: str) -> str:
         parts = [
             _SOURCE_DIGEST,
             str(llvm.llvm_version_info),
-            str(machine.triple),
+            llvm.get_default_triple(),
             llvm.get_host_cpu_name(),
             _host_features(llvm),
             model_text,
@@ -618,6 +619,12 @@ class ObjectCache:
                 old.unlink(missing_ok=True)
         except OSError as error:
             logger.debug("compiled LightGBM code not cached", extra={"reason": str(error)})
+
+    def writable(self) -> bool:
+        """Whether code compiled now would be kept (else it is not worth optimising)."""
+        with contextlib.suppress(OSError):
+            self.directory.mkdir(parents=True, exist_ok=True)
+        return _SOURCE_DIGEST != "" and self._safe() and os.access(self.directory, os.W_OK)
 
     def _safe(self) -> bool:
         try:

@@ -368,8 +368,9 @@ def test_a_cache_others_may_write_to_is_not_used(tmp_path: Path):
     shared.mkdir(mode=0o777)
     shared.chmod(0o777)  # (mkdir's mode is cut by the umask)
     cache = ObjectCache(shared)
-    compile_lightgbm(booster, cache=cache)
+    forest = compile_lightgbm(booster, cache=cache)
     assert cached_code(cache) == []
+    assert not forest.optimised  # compiled for this load alone: -O0
 
 
 def test_the_cache_keeps_the_most_recently_used_forests(tmp_path: Path, monkeypatch):
