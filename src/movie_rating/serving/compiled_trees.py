@@ -157,9 +157,11 @@ def _exact_thresholds(text: str, trees: list[dict[str, Any]]) -> dict[int, list[
         for node in _walk(tree["tree_structure"])
         if node.get("decision_type") == "<=" and abs(float(node["threshold"])) >= _CLAMPED
     }
+    if not clamped:
+        return {}
     exact: dict[int, list[float]] = {}
     index = -1
-    for line in text.splitlines() if clamped else ():
+    for line in text.splitlines():
         if line.startswith("Tree="):
             index = int(line.removeprefix("Tree="))
         elif line.startswith("threshold=") and index in clamped:
@@ -474,8 +476,7 @@ def probe_matrix(
     across its thresholds' range (in [-2, 2] for a feature no split uses) and the doubles
     either side of LightGBM's zero threshold."""
     text = booster.model_to_string() if text is None else text
-    header = dict(line.split("=", 1) for line in text.split("\n\n", 1)[0].splitlines()[1:])
-    n_features = int(header["max_feature_idx"]) + 1
+    n_features = booster.num_feature()
     special = [0.0, -0.0, 1e-36, -1e-36, math.nan, math.inf, -math.inf, 1.0, -1.0]
     candidates: list[set[float]] = [set() for _ in range(n_features)]
     linear: set[int] = set()
@@ -485,8 +486,9 @@ def probe_matrix(
         if name == "split_feature":
             split_features = field.split()
         elif name == "threshold":
-            for column, threshold in zip(split_features, field.split(), strict=True):
-                for t in {float(threshold), max(-_CLAMPED, min(float(threshold), _CLAMPED))}:
+            for column, written in zip(split_features, field.split(), strict=True):
+                threshold = float(written)
+                for t in {threshold, max(-_CLAMPED, min(threshold, _CLAMPED))}:
                     candidates[int(column)].update(
                         (t, math.nextafter(t, -math.inf), math.nextafter(t, math.inf))
                     )
@@ -586,7 +588,7 @@ class ObjectCache:
         return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
     def read(self, key: str) -> bytes | None:
-        if not self.reads or not _SOURCE_DIGEST or not self._safe():
+        if not self.reads or not self._usable():
             return None
         path = self.directory / f"{key}.o"
         try:
@@ -599,11 +601,9 @@ class ObjectCache:
         return code if hashlib.sha256(code).digest() == digest else None
 
     def write(self, key: str, code: bytes) -> None:
-        if not _SOURCE_DIGEST:
-            return
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            if not self._safe():
+            if not self._usable():
                 return
             handle, name = tempfile.mkstemp(dir=self.directory, suffix=".part")
             partial = Path(name)
@@ -624,9 +624,13 @@ class ObjectCache:
         """Whether code compiled now would be kept (else it is not worth optimising)."""
         with contextlib.suppress(OSError):
             self.directory.mkdir(parents=True, exist_ok=True)
-        return _SOURCE_DIGEST != "" and self._safe() and os.access(self.directory, os.W_OK)
+        return self._usable() and os.access(self.directory, os.W_OK)
 
-    def _safe(self) -> bool:
+    def _usable(self) -> bool:
+        """This module's source was read (its digest is part of every key), and the directory
+        is safe to run code from."""
+        if not _SOURCE_DIGEST:
+            return False
         try:
             info = self.directory.stat()
         except OSError:
