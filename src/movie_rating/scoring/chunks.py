@@ -93,54 +93,49 @@ def validate(chunk: Chunk) -> Validated:
     for c in OPTIONAL_COLUMNS:
         column = table.column(c).to_pylist() if c in table.column_names else [""] * count
         given[c] = [value or "" for value in column]
-    kept: dict[str, list[Any]] = {c: [] for c in INPUT_FEATURES}
-    positions: list[int] = []
-    errors: dict[int, str] = {}
-    verdicts: dict[tuple[str, Any], bool] = {}
-    rows = zip(*(given[c] for c in INPUT_FEATURES), strict=True)
-    for index, values in enumerate(rows):
-        if index in chunk.broken:
-            errors[index] = chunk.broken[index]
+    errors = dict(chunk.broken)
+    for index, plain in enumerate(_plainly_valid(given)):
+        if plain or index in errors:
             continue
-        row = dict(zip(INPUT_FEATURES, values, strict=True))
-        if not _plainly_valid(row, verdicts):
-            try:
-                row = MovieInput.model_validate(row).as_row()
-            except ValidationError as error:
-                errors[index] = describe(error)
-                continue
+        try:
+            row = MovieInput.model_validate({c: given[c][index] for c in INPUT_FEATURES}).as_row()
+        except ValidationError as error:
+            errors[index] = describe(error)
+            continue
         for c in INPUT_FEATURES:
-            kept[c].append(row[c])
-        positions.append(index)
+            given[c][index] = row[c]
+    positions = [index for index in range(count) if index not in errors]
     columns = {c: np.empty(len(positions), dtype=object) for c in INPUT_FEATURES}
     for c in INPUT_FEATURES:
-        columns[c][:] = kept[c]
-    return Validated(columns, positions, errors)
+        columns[c][:] = [given[c][index] for index in positions] if errors else given[c]
+    return Validated(columns, positions, dict(sorted(errors.items())))
 
 
 _LANGUAGE: Final = re.compile(LANGUAGE_PATTERN)
 _ISO_DATE: Final = re.compile(RELEASE_DATE_PATTERN)
 
 
-def _plainly_valid(row: dict[str, Any], verdicts: dict[tuple[str, Any], bool]) -> bool:
-    """True only if `MovieInput` accepts the row with every value unchanged (`as_row` gives
-    them back as they are); False leaves the verdict to `MovieInput`. The genres, languages
-    and dates of a chunk repeat: each distinct one is checked once (`verdicts`)."""
-    title, overview = row["title"], row["overview"]
-    if not (type(title) is str and 0 < len(title) <= MAX_TITLE_CHARS and not title.isspace()):
-        return False
-    if not (type(overview) is str and len(overview) <= MAX_OVERVIEW_CHARS):
-        return False
+def _plainly_valid(given: dict[str, list[Any]]) -> list[bool]:
+    """For each row, True only if `MovieInput` accepts it with every value unchanged (`as_row`
+    gives them back as they are); False leaves the verdict to `MovieInput`. Checked column by
+    column, without a dict per row; the genres, languages and dates of a chunk repeat, so
+    each distinct one is checked once."""
+    plain = [
+        type(title) is str and 0 < len(title) <= MAX_TITLE_CHARS and not title.isspace()
+        for title in given["title"]
+    ]
+    plain = [
+        ok and type(overview) is str and len(overview) <= MAX_OVERVIEW_CHARS
+        for ok, overview in zip(plain, given["overview"], strict=True)
+    ]
     for name, check in _CHECKS.items():
-        value = row[name]
-        if type(value) is not str:
-            return False
-        verdict = verdicts.get((name, value))
-        if verdict is None:
-            verdict = verdicts[name, value] = check(value)
-        if not verdict:
-            return False
-    return True
+        values = given[name]
+        verdicts = {value: check(value) for value in {v for v in values if type(v) is str}}
+        plain = [
+            ok and type(value) is str and verdicts[value]
+            for ok, value in zip(plain, values, strict=True)
+        ]
+    return plain
 
 
 def _iso_date_in_range(value: str) -> bool:
