@@ -8,8 +8,15 @@ in one process could not do the same: the feature steps' Python work holds the i
 lock, and a 2-core run used ~1.3 cores. At most two chunks a worker are in flight, so memory
 stays flat. Workers are forked on Linux only (macOS's system libraries are not safe to fork);
 elsewhere, and inside a Dask worker, chunks are rated in this process.
+
+A worker keeps the memory it frees for its next chunk: rating one allocates and frees tens of
+MB of buffers, which glibc's malloc gives back to the system after each chunk (its trim and
+mmap thresholds), so the next chunk faults every page in again. Raising both thresholds with
+`mallopt(3)` (no Python library exposes it; `ctypes` calls it) cut the workers' page faults
+for 1M rows from ~320,000 to ~85,000 and their system time to ~0.7 s (from 1.4-2.7).
 """
 
+import ctypes
 import gc
 import multiprocessing
 import signal
@@ -35,6 +42,12 @@ CHUNK_ROWS: Final = 20_000
 MAX_REPORTED: Final = 1000
 # Chunks handed to the workers ahead of the one being written, per worker.
 _AHEAD: Final = 2
+# glibc's `mallopt` parameters, and the free memory a worker keeps (at most 32 MB may be set as
+# the mmap threshold on 64-bit systems)
+_M_TRIM_THRESHOLD: Final = -1
+_M_MMAP_THRESHOLD: Final = -3
+_KEPT_FREE_BYTES: Final = 512 << 20
+_MMAP_THRESHOLD_BYTES: Final = 32 << 20
 
 Rate = Callable[[Iterable[Chunk]], Iterator[Rated]]
 
@@ -133,6 +146,18 @@ def _start_worker(predictor: ProductionPredictor) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     predictor.limit_threads(1)
     _worker_predictor = predictor
+    _keep_freed_memory()
+
+
+def _keep_freed_memory() -> None:
+    """Have malloc keep freed memory for reuse instead of returning it (see the docstring)."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except AttributeError:  # a C library without it: nothing to tune
+        return
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt(_M_TRIM_THRESHOLD, _KEPT_FREE_BYTES)
+    mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)
 
 
 def _rate(chunk: Chunk, level: float | None, explain: bool) -> Rated:
