@@ -7,9 +7,11 @@ pipeline's time on a batch, ~0.3 ms for one movie. `TextTfidf` fits exactly as s
 does (its vocabulary, pruning and IDF), and transforms with the vectorizer's own preprocessor
 and tokenizer, then does the rest on arrays: tokens become word ids, an n-gram becomes one
 integer key over word ids, looked up among the vocabulary's keys, and the counts are weighted
-as `TfidfTransformer.transform` weights them. The same code counts one movie or a million,
-and in training too (`fit_transform` is `fit` then `transform`), so there is nothing to keep
-in sync with serving; a unit test checks it against scikit-learn's own `transform`.
+as `TfidfTransformer.transform` weights them. A batch of under 32 documents (one movie) is
+counted with the same word ids and keys in dicts instead, where numpy's per-call costs
+outweigh the lookups. Training and serving run this one class (`fit_transform` is `fit`
+then `transform`), so there is nothing to keep in sync; unit tests check both batch sizes
+against scikit-learn's own `transform`.
 
 Ties among equally frequent terms under `max_features` go to the alphabetically first, not to
 numpy's unstable argsort (whose order depends on the CPU's SIMD sort: two machines kept
@@ -18,6 +20,8 @@ caches `id(stop_words)`, a memory address), so `dvc.lock` reproduces.
 """
 
 import re
+from collections import Counter
+from collections.abc import Sequence
 from itertools import chain, compress, repeat
 from typing import Any, Final, NamedTuple, Self, cast
 
@@ -31,8 +35,9 @@ from movie_rating.features.columns import single_column
 
 _STOP: Final = -2  # the id of a stop word: dropped before n-grams, as scikit-learn does
 DEFAULT_TOKEN_PATTERN: Final = r"(?u)\b\w\w+\b"
-# Batches of at least this many documents are tokenized (and their words counted) on bytes;
-# one movie by the regex (and `str.split`).
+# Batches of at least this many documents are tokenized (and their words counted) on bytes and
+# their terms counted on arrays; one movie by the regex (and `str.split`), its terms counted
+# in dicts (numpy's ~30 calls on a few dozen tokens cost more than the lookups).
 _ARRAY_BATCH: Final = 32
 
 
@@ -55,6 +60,7 @@ class TextTfidf(TfidfVectorizer):
 
     def fit(self, raw_documents: Any, y: Any = None) -> Self:
         self.__dict__.pop("_built_analysis", None)  # the settings may have changed
+        self.__dict__.pop("_built_lookups", None)
         super().fit(single_column(raw_documents, type(self).__name__))
         if self.analyzer != "word":  # no array kernel for character n-grams
             self.word_ids_: dict[str, int] = {}
@@ -124,6 +130,8 @@ class TextTfidf(TfidfVectorizer):
     def count(self, documents: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The term counts of the documents (`CountVectorizer.transform`) as the document,
         column and count of each (document, term) pair found, sorted by document, then column."""
+        if len(documents) < _ARRAY_BATCH:
+            return self._count_few(documents)
         ids, rows = self._word_ids(documents)
         if self.stop_words is not None:
             kept = ids != _STOP
@@ -160,6 +168,46 @@ class TextTfidf(TfidfVectorizer):
         starts = bounds[:-1]
         rows, columns_found = np.divmod(cells[starts], self.width_)
         return rows, columns_found, bounds[1:] - starts
+
+    def _count_few(self, documents: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`count` of a few documents, in Python: each term's column looked up in dicts."""
+        preprocess, tokenize = self._analysis()
+        unigram_columns, ngram_columns = self._lookups()
+        base = max(len(unigram_columns) - 1, 1)
+        min_n = self.ngram_range[0]
+        word_id = self.word_ids_.get
+        rows: list[int] = []
+        columns: list[int] = []
+        counts: list[int] = []
+        for row, document in enumerate(documents):
+            ids = [word_id(token, -1) for token in tokenize(preprocess(document))]
+            if self.stop_words is not None:
+                ids = [i for i in ids if i != _STOP]
+            found = [unigram_columns[i] for i in ids] if min_n == 1 else []  # (-1 -> -1)
+            for n, keys in ngram_columns.items():
+                if n < min_n:
+                    continue
+                # (the shifted lists are shorter: each window of n in a row)
+                windows = zip(*(ids[offset:] for offset in range(n)), strict=False)
+                found += [keys.get(_key(w, base), -1) for w in windows if min(w) >= 0]
+            tally = Counter(found)
+            tally.pop(-1, None)
+            for column in sorted(tally):
+                rows.append(row)
+                columns.append(column)
+                counts.append(tally[column])
+        return np.array(rows, np.int64), np.array(columns, np.int64), np.array(counts, np.int64)
+
+    def _lookups(self) -> tuple[list[int], dict[int, dict[int, int]]]:
+        """`unigram_columns_` as a list and each n's n-gram key -> column, built once."""
+        built = self.__dict__.get("_built_lookups")
+        if built is None:
+            ngrams: dict[int, dict[int, int]] = {
+                n: dict(zip(keys.keys(), columns.tolist(), strict=True))
+                for n, (keys, columns) in self.ngram_keys_.items()
+            }
+            built = self._built_lookups = (self.unigram_columns_.tolist(), ngrams)
+        return built
 
     def _analysis(self) -> tuple[Any, Any]:
         """The vectorizer's own preprocessor and tokenizer, built once."""
@@ -198,6 +246,7 @@ class TextTfidf(TfidfVectorizer):
         state = super().__getstate__()
         state.pop("_stop_words_id", None)
         state.pop("_built_analysis", None)  # rebuilt on first use
+        state.pop("_built_lookups", None)
         return state
 
     def _limit_features(
@@ -227,7 +276,7 @@ class TextTfidf(TfidfVectorizer):
         return (limited, set()) if isinstance(pruned, tuple) else limited
 
 
-def _key(ids: list[int], base: int) -> int:
+def _key(ids: Sequence[int], base: int) -> int:
     key = 0
     for word in ids:
         key = key * base + word
@@ -251,6 +300,9 @@ class KeyIndex:
     def __len__(self) -> int:
         return len(self.hashed)
 
+    def keys(self) -> list[int]:
+        return cast(list[int], self.hashed.tolist())
+
     def __getstate__(self) -> dict[str, Any]:
         return {"hashed": self.hashed}  # the dict is rebuilt on first use
 
@@ -260,7 +312,7 @@ class KeyIndex:
             return self.hashed.get_indexer(cast(Any, keys))
         lookup = self.__dict__.get("_lookup")
         if lookup is None:
-            lookup = self._lookup = {key: i for i, key in enumerate(self.hashed.tolist())}
+            lookup = self._lookup = {key: i for i, key in enumerate(self.keys())}
         found = map(lookup.get, queries.tolist(), repeat(-1))
         return np.fromiter(found, dtype=np.intp, count=len(queries))
 
@@ -286,17 +338,30 @@ class TermWeights(NamedTuple):
         return np.bincount(self.rows, weights=products, minlength=self.shape[0]).astype(float)
 
 
-def _table(characters: bytes) -> np.ndarray:
-    table = np.zeros(256, dtype=bool)
-    table[list(characters)] = True
-    return table
+# The ASCII classes below are computed with numpy's comparisons, a few vectorised passes that
+# let a batch's other thread run (`bytes.translate` or indexing a table with every byte hold
+# the interpreter lock or run slower). `x - a < n` on uint8 (wrapping) is `a <= x < a + n`.
+_BYTE: Final = np.uint8
 
 
-# On ASCII text, `\w` is exactly [0-9A-Za-z_] and `str.lower` exactly A-Z -> a-z.
-_IS_WORD: Final = _table(b"0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-# (as `bytes.translate` tables: one pass in C, several times faster than indexing an array)
-_WORD_BYTES: Final = _IS_WORD.astype(np.uint8).tobytes()
-_LOWER_BYTES: Final = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
+def _ascii_lower(text: np.ndarray) -> np.ndarray:
+    """`str.lower` of ASCII bytes: exactly A-Z -> a-z (bit 5 set)."""
+    upper = (text - _BYTE(ord("A"))) < 26
+    return text | (upper.view(np.uint8) << 5)
+
+
+def _ascii_word(text: np.ndarray) -> np.ndarray:
+    r"""Where ASCII bytes are `\w`: exactly [0-9A-Za-z_] (bit 5 set maps A-Z onto a-z)."""
+    letter = ((text | _BYTE(0x20)) - _BYTE(ord("a"))) < 26
+    return letter | ((text - _BYTE(ord("0"))) < 10) | (text == ord("_"))
+
+
+def _ascii_space(text: np.ndarray) -> np.ndarray:
+    r"""Where ASCII bytes are what `str.split()` splits on (`str.isspace`): \t \n \v \f \r
+    (9-13), the separators \x1c-\x1f and the space (28-32)."""
+    return ((text - _BYTE(9)) < 5) | ((text - _BYTE(28)) < 5)
+
+
 _KEY_BYTES: Final = 16
 # The low `8 * n` bits of a word, for n = 0..8 bytes.
 _MASKS: Final = np.array([(1 << (8 * n)) - 1 for n in range(8)] + [2**64 - 1], dtype=np.uint64)
@@ -316,11 +381,6 @@ _PUNCTUATION: Final = re.compile(
 )
 
 
-# What `str.split()` splits on among ASCII characters (str.isspace: \x1c-\x1f too).
-_IS_SPACE: Final = _table(bytes(code for code in range(128) if chr(code).isspace()))
-_SPACE_BYTES: Final = _IS_SPACE.astype(np.uint8).tobytes()
-
-
 def word_counts(texts: list[str]) -> np.ndarray:
     """`len(text.split())` of each text, as float64. In a batch, the ASCII texts are counted
     together on their bytes: a word ends at a non-space byte before a space or at a text's
@@ -338,7 +398,7 @@ def word_counts(texts: list[str]) -> np.ndarray:
         # a space before the texts and after each: every word ends (a non-space byte before
         # a space) inside its own text
         data = (" " + " ".join(chosen) + " ").encode("ascii")
-        space = np.frombuffer(data.translate(_SPACE_BYTES), dtype=np.bool_)
+        space = _ascii_space(np.frombuffer(data, dtype=np.uint8))
         ends = np.flatnonzero(space[1:] > space[:-1])
         after = np.cumsum(np.fromiter(map(len, chosen), np.int64, len(chosen)) + 1)
         counts[np.array(ascii_texts)] = np.diff(np.searchsorted(ends, after), prepend=0)
@@ -382,10 +442,11 @@ class AsciiWords:
         """Each token's word id (-1 where none) and the index of its document."""
         # each document, then a line break (no word character), then zero bytes, so that
         # every token's 16 bytes can be read
-        joined = "\n".join(documents).encode("ascii") + b"\n" + bytes(_KEY_BYTES)
+        joined = "\n".join([*documents, "\0" * _KEY_BYTES]).encode("ascii")
+        text = np.frombuffer(joined, dtype=np.uint8)
         if lowercase:
-            joined = joined.translate(_LOWER_BYTES)
-        word = np.frombuffer(joined.translate(_WORD_BYTES), dtype=np.bool_)
+            text = _ascii_lower(text)
+        word = _ascii_word(text)
         # runs of word characters start and end where `word` changes, alternately
         changes = np.flatnonzero(word[1:] != word[:-1]) + 1
         if word[0]:
@@ -398,7 +459,7 @@ class AsciiWords:
         per_document = np.diff(np.searchsorted(starts, breaks), prepend=0)
         rows = np.repeat(np.arange(len(documents)), per_document)
         # every 8 bytes from every offset, as a little-endian word (a view, no copy)
-        words = np.ndarray((len(joined) - 7,), dtype="<u8", buffer=joined, strides=(1,))
+        words = np.ndarray((len(text) - 7,), dtype="<u8", buffer=text, strides=(1,))
         kept = np.minimum(lengths, _KEY_BYTES)
         low = words[starts] & _MASKS[np.minimum(kept, 8)]
         high = words[starts + 8] & _MASKS[np.maximum(kept - 8, 0)]
@@ -409,6 +470,6 @@ class AsciiWords:
         ids = np.where(hit, self.word_ids[found], -1)
         for token in np.flatnonzero(lengths > _KEY_BYTES).tolist():
             start = int(starts[token])
-            word_text = joined[start : start + int(lengths[token])].decode("ascii")
+            word_text = text[start : start + int(lengths[token])].tobytes().decode("ascii")
             ids[token] = self.long_words.get(word_text, -1)
         return ids, rows

@@ -405,3 +405,14 @@ def test_word_counts_are_split_counts(texts):
     expected = [float(len(text.split())) for text in texts]
     assert word_counts(texts).tolist() == expected
     assert word_counts(texts * 40).tolist() == expected * 40  # a batch, surely
+
+
+def test_ascii_classes_are_pythons_on_every_ascii_byte():
+    """The byte classes the batch kernels compute equal `str.lower`, `\\w` and `str.isspace`
+    on each of the 128 ASCII characters."""
+    codes = np.arange(128, dtype=np.uint8)
+    characters = [chr(code) for code in range(128)]
+    assert text_module._ascii_lower(codes).tolist() == [ord(c.lower()) for c in characters]
+    word = [re.fullmatch(r"\w", c) is not None for c in characters]
+    assert text_module._ascii_word(codes).tolist() == word
+    assert text_module._ascii_space(codes).tolist() == [c.isspace() for c in characters]
