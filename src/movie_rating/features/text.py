@@ -21,7 +21,6 @@ caches `id(stop_words)`, a memory address), so `dvc.lock` reproduces.
 
 import re
 from collections import Counter
-from collections.abc import Sequence
 from itertools import chain, compress, repeat
 from typing import Any, Final, NamedTuple, Self, cast
 
@@ -179,23 +178,27 @@ class TextTfidf(TfidfVectorizer):
         rows: list[int] = []
         columns: list[int] = []
         counts: list[int] = []
+        longest = max(ngram_columns, default=1)
         for row, document in enumerate(documents):
             ids = [word_id(token, -1) for token in tokenize(preprocess(document))]
             if self.stop_words is not None:
                 ids = [i for i in ids if i != _STOP]
             found = [unigram_columns[i] for i in ids] if min_n == 1 else []  # (-1 -> -1)
-            for n, keys in ngram_columns.items():
-                if n < min_n:
-                    continue
-                # (the shifted lists are shorter: each window of n in a row)
-                windows = zip(*(ids[offset:] for offset in range(n)), strict=False)
-                found += [keys.get(_key(w, base), -1) for w in windows if min(w) >= 0]
+            # the key (`_key`) of the n words from each position, -1 unless all are known: the
+            # n-1 words' key and the next word (one key fewer each step: not `strict`)
+            keys = ids
+            for n in range(2, longest + 1):
+                following = zip(keys, ids[n - 1 :], strict=False)
+                keys = [k * base + i if k >= 0 and i >= 0 else -1 for k, i in following]
+                if n >= min_n and n in ngram_columns:
+                    column_of = ngram_columns[n]
+                    found += [column_of.get(key, -1) for key in keys if key >= 0]
             tally = Counter(found)
             tally.pop(-1, None)
-            for column in sorted(tally):
-                rows.append(row)
-                columns.append(column)
-                counts.append(tally[column])
+            terms = sorted(tally.items())
+            rows += [row] * len(terms)
+            columns += [column for column, _ in terms]
+            counts += [count for _, count in terms]
         return np.array(rows, np.int64), np.array(columns, np.int64), np.array(counts, np.int64)
 
     def _lookups(self) -> tuple[list[int], dict[int, dict[int, int]]]:
@@ -276,7 +279,7 @@ class TextTfidf(TfidfVectorizer):
         return (limited, set()) if isinstance(pruned, tuple) else limited
 
 
-def _key(ids: Sequence[int], base: int) -> int:
+def _key(ids: list[int], base: int) -> int:
     key = 0
     for word in ids:
         key = key * base + word

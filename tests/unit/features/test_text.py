@@ -91,7 +91,7 @@ def _fit_both(docs: list[str], **params: Any) -> tuple[TextTfidf, TfidfVectorize
     return ours, reference
 
 
-NGRAMS = pytest.mark.parametrize("ngram_range", [(1, 1), (1, 2), (1, 3)])
+NGRAMS = pytest.mark.parametrize("ngram_range", [(1, 1), (1, 2), (1, 3), (2, 3)])
 STOP_WORDS = pytest.mark.parametrize("stop_words", [None, "english"])
 WEIGHTING = pytest.mark.parametrize(
     "weighting",
