@@ -150,7 +150,8 @@ def _start_worker(predictor: ProductionPredictor) -> None:
 
 
 def _keep_freed_memory() -> None:
-    """Have malloc keep freed memory for reuse instead of returning it (see the docstring)."""
+    """Have malloc keep freed memory for reuse instead of returning it (the module docstring
+    says why)."""
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except AttributeError:  # a C library without it: nothing to tune

@@ -229,7 +229,7 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) // 5)
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
-def test_a_worker_reuses_the_memory_it_frees_instead_of_faulting_it_in_again():
+def test_kept_freed_memory_is_reused_instead_of_faulted_in_again():
     faults = {
         mode: int(
             subprocess.run(
