@@ -121,12 +121,12 @@ def _plainly_valid(given: dict[str, list[Any]]) -> list[bool]:
     column, without a dict per row; the genres, languages and dates of a chunk repeat, so
     each distinct one is checked once."""
     plain = [
-        type(title) is str and 0 < len(title) <= MAX_TITLE_CHARS and not title.isspace()
-        for title in given["title"]
-    ]
-    plain = [
-        ok and type(overview) is str and len(overview) <= MAX_OVERVIEW_CHARS
-        for ok, overview in zip(plain, given["overview"], strict=True)
+        type(title) is str
+        and 0 < len(title) <= MAX_TITLE_CHARS
+        and not title.isspace()
+        and type(overview) is str
+        and len(overview) <= MAX_OVERVIEW_CHARS
+        for title, overview in zip(given["title"], given["overview"], strict=True)
     ]
     for name, check in _CHECKS.items():
         values = given[name]
