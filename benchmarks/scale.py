@@ -16,8 +16,14 @@ each scale above 1 with every absolute count threshold of the pipeline (`*_min_c
 integer `min_df`) multiplied by the scale, so that it keeps the 1x columns and vocabularies
 and only the rows grow (rows marked `"thresholds": "x scale"`; key `scale_fixed_width`).
 
+`--synthetic` fits the families on seeded random numbers instead of the features (as many
+columns as the 1x matrix, a fifth of them 0/1; the target a linear function of the first
+columns plus noise): what scikit-learn's fits cost as the rows grow, apart from this data and
+its pipeline (key `scale_synthetic`; the featurize rows are then not timed).
+
 Usage (after `dvc repro`): `uv run python benchmarks/scale.py [--scales 1 4 16]
-[--fixed-width]`; ~4 min on 2 cores with 16x, most of it the forest and gradient boosting.
+[--fixed-width | --synthetic]`; ~4 min on 2 cores with 16x, most of it the forest and
+gradient boosting.
 """
 
 import argparse
@@ -80,6 +86,16 @@ def fixed_width(settings: Any, scale: int) -> Any:
     return settings
 
 
+def synthetic(rows: int, columns: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded random features, normal but for the last fifth of the columns (0/1), and a target
+    that is the sum of the first ten plus noise."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(rows, columns))
+    binary = columns - columns // 5
+    X[:, binary:] = rng.integers(0, 2, size=(rows, columns - binary))
+    return X, X[:, :10].sum(axis=1) + rng.normal(size=rows)
+
+
 def timed(call: Callable[..., Any], *arguments: Any) -> tuple[Any, dict[str, float]]:
     """`call(*arguments)`, and its wall and CPU seconds (fastest of REPEATS if it is quick)."""
     best = {"wall_s": float("inf"), "cpu_s": float("inf")}
@@ -99,7 +115,9 @@ def main() -> None:
     parser.add_argument("--train", type=Path, default=Path("data/processed/train.csv"))
     parser.add_argument("--winner", type=Path, default=Path("reports/winner.json"))
     parser.add_argument("--scales", type=int, nargs="+", default=[1, 4, 16])
-    parser.add_argument("--fixed-width", action="store_true", help="count thresholds x scale")
+    kind = parser.add_mutually_exclusive_group()
+    kind.add_argument("--fixed-width", action="store_true", help="count thresholds x scale")
+    kind.add_argument("--synthetic", action="store_true", help="random data, not features")
     args = parser.parse_args()
 
     params = load_params(args.params)
@@ -110,6 +128,10 @@ def main() -> None:
 
     threadpool_limits(limits=1)
     rows: list[dict[str, Any]] = []
+    width = 0
+    if args.synthetic:  # as many columns as the winner's features at 1x
+        features = build_feature_pipeline(pipeline, params["featurize"])
+        width = features.fit_transform(train, train[TARGET].to_numpy()).shape[1]
     for scale in args.scales:
         data = replicate(train, scale, seed)
         y = data[TARGET].to_numpy()
@@ -118,12 +140,17 @@ def main() -> None:
             scaled = fixed_width(params["featurize"][pipeline], scale)
             variants["x scale"] = {**params["featurize"], pipeline: scaled}
         for thresholds, featurize in variants.items():
-            features = build_feature_pipeline(pipeline, featurize)
-            matrix, cost = timed(features.fit_transform, data, y)
+            if args.synthetic:
+                matrix, y = synthetic(len(data), width, seed + scale)
+                thresholds = "synthetic"
+            else:
+                features = build_feature_pipeline(pipeline, featurize)
+                matrix, cost = timed(features.fit_transform, data, y)
             size = {"scale": scale, "rows": len(data), "columns": matrix.shape[1]}
             size["thresholds"] = thresholds
-            rows.append({**size, "step": f"featurize {pipeline}", **cost})
-            print(rows[-1], flush=True)
+            if not args.synthetic:
+                rows.append({**size, "step": f"featurize {pipeline}", **cost})
+                print(rows[-1], flush=True)
             for family in families:
                 model = build_model(family, params["models"].get(family) or {}, seed)
                 _, cost = timed(model.fit, matrix, y)
@@ -134,8 +161,9 @@ def main() -> None:
     base = table[table["scale"] == args.scales[0]].set_index("step")
     for column in ("wall_s", "cpu_s"):
         table[f"{column}_ratio"] = (table[column] / table["step"].map(base[column])).round(2)
+    variant = "_fixed_width" if args.fixed_width else "_synthetic" if args.synthetic else ""
     merge_into_report(
-        "scale_fixed_width" if args.fixed_width else "scale",
+        f"scale{variant}",
         {
             "pipeline": pipeline,
             "train_rows": len(train),
