@@ -224,7 +224,7 @@ class TextTfidf(TfidfVectorizer):
         tokens of each document in order. ASCII documents of a batch are tokenized on their
         bytes (`AsciiWords`), the others by the vectorizer's own preprocessor and tokenizer."""
         ascii_words = self.ascii_words_
-        if ascii_words is None or len(documents) < _ARRAY_BATCH:
+        if ascii_words is None:
             return self._regex_ids(documents, list(range(len(documents))))
         # (punctuation outside ASCII is neither a word character nor lowers to one: as a
         # space it separates the same tokens)
