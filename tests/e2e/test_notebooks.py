@@ -166,3 +166,15 @@ def test_a_warning_or_a_printed_absolute_path_fails_the_rendering(tmp_path):
     with pytest.raises(MovieRatingError, match=r"prints.ipynb: the output of cell 1 contains"):
         render(prints, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_the_kernel_is_reached_over_private_unix_sockets_not_tcp(tmp_path, capfd):
+    notebook = write_notebook(
+        tmp_path / "kernel.ipynb",
+        "import os\nfrom ipykernel.kernelapp import IPKernelApp\n"
+        "app = IPKernelApp.instance()\nprint(app.transport, os.path.isabs(app.ip))",
+    )
+    render(notebook, tmp_path / "out", tmp_path)
+    assert "    ipc True\n" in (tmp_path / "out" / "kernel.md").read_text(encoding="utf-8")
+    assert "over TCP" not in capfd.readouterr().err  # ipykernel's warning for a TCP kernel
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["kernel.ipynb", "out"]

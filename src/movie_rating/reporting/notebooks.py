@@ -39,6 +39,7 @@ from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 from nbconvert import MarkdownExporter
 from nbformat import NotebookNode
+from traitlets.config import Config
 
 from movie_rating.errors import MovieRatingError
 
@@ -82,10 +83,14 @@ def execute(path: Path, cwd: Path | None = None) -> NotebookNode:
     notebook = nbformat.read(path, as_version=4)
     load_font_cache()
     with tempfile.TemporaryDirectory(prefix="ipython-") as ipython_dir:
-        # No IPython profile or startup script of this machine's user runs in the kernel.
+        # No IPython profile or startup script of this machine's user runs in the kernel,
+        # which is reached over Unix sockets in that private folder (`ipc`), not over TCP
+        # ports that any local user could connect to.
+        sockets = str(Path(ipython_dir) / "kernel")
         client = NotebookClient(
             notebook,
             kernel_manager_class=ThisInterpreterKernel,
+            config=Config({"KernelManager": {"transport": "ipc", "ip": sockets}}),
             timeout=CELL_TIMEOUT_SECONDS,
             record_timing=False,
             extra_arguments=[
