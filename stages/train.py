@@ -1,13 +1,13 @@
-"""Stage train: one pipeline x model family cell, scored by k-fold CV on train (dvclive)."""
+"""Stage train: one pipeline x model family cell, scored by k-fold CV on train."""
 
 import argparse
 from pathlib import Path
 
 import joblib
-from dvclive import Live
 
 from movie_rating.cli import run_cli
 from movie_rating.data.split import read_movies, write_movies
+from movie_rating.evaluation.metrics import write_metrics
 from movie_rating.models.families import build_model
 from movie_rating.models.training import train_cell
 from movie_rating.params import BaseParams, load_params, parse_section
@@ -33,9 +33,7 @@ def main() -> None:
     model = build_model(args.family, params["models"].get(args.family) or {}, seed)
     result = train_cell(model, joblib.load(args.matrices), read_movies(args.test), args.jobs)
 
-    with Live(dir=str(args.metrics_dir), save_dvc_exp=False, dvcyaml=False) as live:
-        for name, value in result.metrics.items():
-            live.log_metric(name, value, plot=False)
+    write_metrics(args.metrics_dir, result.metrics)
     write_movies(result.test_predictions, args.predictions)
 
 

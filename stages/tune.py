@@ -7,12 +7,12 @@ from typing import Any
 
 import joblib
 import pandas as pd
-from dvclive import Live
 
 from movie_rating.cli import run_cli
 from movie_rating.data.ingest import sha256_of
 from movie_rating.data.split import read_movies, write_movies
 from movie_rating.evaluation.comparison import TEMPORAL_METRIC, load_cell_metrics
+from movie_rating.evaluation.metrics import write_metrics
 from movie_rating.models.families import build_model
 from movie_rating.models.training import full_pipeline
 from movie_rating.params import BaseParams, TrainParams, load_params, parse_section
@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--test", type=Path, required=True)
     parser.add_argument("--out-dir", type=Path, required=True, help="reports, one per tuned cell")
     parser.add_argument("--predictions-dir", type=Path, required=True)
-    parser.add_argument("--tuned-metrics-dir", type=Path, required=True, help="dvclive, per cell")
+    parser.add_argument("--tuned-metrics-dir", type=Path, required=True, help="metrics, per cell")
     parser.add_argument(
         "--history", type=Path, required=True, help="CSV: search CV RMSE of every trial, per cell"
     )
@@ -63,11 +63,7 @@ def main() -> None:
             {"cell": name, "trial": trial, "search_cv_rmse": round(score, 6)}
             for trial, score in enumerate(search_history)
         )
-        with Live(
-            dir=str(args.tuned_metrics_dir / name), save_dvc_exp=False, dvcyaml=False
-        ) as live:
-            for key, value in metrics.items():
-                live.log_metric(key, value, plot=False)
+        write_metrics(args.tuned_metrics_dir / name, metrics)
         write_movies(test_predictions[name], args.predictions_dir / f"{name}.csv")
         kept = ("pipeline", "family", "hyperparameters", TEMPORAL_METRIC)
         summary[name] = {key: report[key] for key in kept if key in report}

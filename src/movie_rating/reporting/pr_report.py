@@ -26,7 +26,7 @@ from movie_rating.cli import command_parser
 from movie_rating.errors import MovieRatingError
 
 WINNER = "reports/winner.json"
-CELL_METRICS = "metrics"  # metrics/train/<cell>, metrics/tune/<cell>: dvclive's metrics.json
+CELL_METRICS = "metrics"  # metrics/train/<cell>/metrics.json, metrics/tune/<cell>/metrics.json
 PLOTS_DIR = "plots"  # PNGs, beside the report
 
 EXAMPLES = """examples (in the repository root, after `uv run dvc repro`):

@@ -1,7 +1,5 @@
 """Comparison table, winner selection by CV only, error by vote count."""
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,7 +19,7 @@ from movie_rating.evaluation.comparison import (
     vote_bucket_labels,
     with_ties,
 )
-from movie_rating.evaluation.metrics import regression_metrics
+from movie_rating.evaluation.metrics import regression_metrics, write_metrics
 
 
 def _cell(pipeline, family, cv, test):
@@ -142,13 +140,17 @@ def test_residuals():
     assert list(frame["residual"]) == [0.5, -0.5]
 
 
-def test_load_cell_metrics(tmp_path):
-    for pipeline, family, cv in [("v1", "ridge", 0.9), ("v1", "lasso", 0.8)]:
-        cell_dir = tmp_path / f"{pipeline}-{family}"
-        cell_dir.mkdir()
-        (cell_dir / "metrics.json").write_text(json.dumps(_cell(pipeline, family, cv, 1.0)))
+def test_cell_metrics_load_as_the_cells_wrote_them(tmp_path):
+    written = {}
+    for family, cv in [("ridge", 0.9), ("lasso", 0.812345)]:
+        written[family] = {k: v for k, v in _cell("v1", family, cv, 1.0).items() if "_" in k}
+        write_metrics(tmp_path / f"v1-{family}", written[family])  # as train and tune do
+    text = (tmp_path / "v1-lasso" / "metrics.json").read_text(encoding="utf-8")
+    assert text.startswith('{\n    "cv_rmse_mean": 0.812345,\n') and text.endswith("}\n")
     loaded = load_cell_metrics(tmp_path, ["v1"], ["ridge", "lasso"])
     assert list(loaded["family"]) == ["ridge", "lasso"]
+    for family, row in zip(["ridge", "lasso"], loaded.to_dict("records"), strict=True):
+        assert {k: row[k] for k in written[family]} == written[family]
     with pytest.raises(MovieRatingError, match="v1-linear"):
         load_cell_metrics(tmp_path, ["v1"], ["ridge", "linear"])
 
