@@ -135,14 +135,13 @@ def main() -> None:
     for scale in args.scales:
         data = replicate(train, scale, seed)
         y = data[TARGET].to_numpy()
-        variants = {"as set": params["featurize"]}
+        variants = {"synthetic" if args.synthetic else "as set": params["featurize"]}
         if args.fixed_width and scale > 1:
             scaled = fixed_width(params["featurize"][pipeline], scale)
             variants["x scale"] = {**params["featurize"], pipeline: scaled}
         for thresholds, featurize in variants.items():
             if args.synthetic:
                 matrix, y = synthetic(len(data), width, seed + scale)
-                thresholds = "synthetic"
             else:
                 features = build_feature_pipeline(pipeline, featurize)
                 matrix, cost = timed(features.fit_transform, data, y)
