@@ -19,9 +19,10 @@ from movie_rating.backtest.temporal import (
 )
 from movie_rating.cli import run_cli
 from movie_rating.data.schema import VOTE_COUNT
-from movie_rating.data.split import read_movies
+from movie_rating.data.split import read_movies, write_movies
 from movie_rating.features.pipelines import build_feature_pipeline
 from movie_rating.intervals.conformal import IntervalParams
+from movie_rating.outputs import write_json, write_text
 from movie_rating.params import BaseParams, load_params, parse_section
 
 
@@ -71,19 +72,17 @@ def main() -> None:
     )
 
     names = [contender.name for contender in contenders]
-    for path in (args.table, args.markdown, args.metrics):
-        path.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(args.table, index=False, lineterminator="\n")
+    write_movies(table, args.table)
     coverage = intervals_markdown(table, WINNER, intervals.level, settings.min_votes)
-    args.markdown.write_text(
+    write_text(
+        args.markdown,
         f"{to_markdown(table, names, settings.min_votes)}\n"
         f"Prediction intervals of the {WINNER}, per cut:\n\n{coverage}\n"
         f"What no input can remove: the {WINNER}'s error beside the noise that a film's vote "
         "count alone puts in its rating, per bucket of vote counts (movie_rating.backtest."
         f"ceiling):\n\n{ceiling_markdown(ceiling)}",
-        encoding="utf-8",
     )
-    args.metrics.write_text(json.dumps(summary(table, WINNER), indent=2) + "\n", encoding="utf-8")
+    write_json(args.metrics, summary(table, WINNER))
 
 
 if __name__ == "__main__":

@@ -1,12 +1,12 @@
 """Stage clean: typed clean rows, a quarantine file for every unusable record, train/test split."""
 
 import argparse
-import json
 from pathlib import Path
 
 from movie_rating.cli import run_cli
 from movie_rating.data.cleaning import clean_movies
 from movie_rating.data.split import split_train_test, write_movies
+from movie_rating.outputs import write_json
 from movie_rating.params import CleanParams, SplitParams, load_params, parse_section
 
 
@@ -28,8 +28,7 @@ def main() -> None:
     write_movies(test, args.test)
     write_movies(result.quarantine, args.quarantine)
     report = result.quality_report() | {"train": len(train), "test": len(test)}
-    args.report.parent.mkdir(parents=True, exist_ok=True)
-    args.report.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_json(args.report, report)
 
 
 if __name__ == "__main__":

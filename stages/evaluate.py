@@ -20,6 +20,7 @@ from movie_rating.evaluation.comparison import (
     to_markdown,
     with_ties,
 )
+from movie_rating.outputs import write_json, write_text
 from movie_rating.params import EvaluateParams, TrainParams, load_params, parse_section
 from movie_rating.registry import cell_name
 
@@ -50,20 +51,18 @@ def main() -> None:
     table = rank_cells(cells)
     pipelines = params["featurize"]["pipelines"]
     report = with_ties(table, load_fingerprints(args.feature_reports, pipelines))
-    args.comparison.parent.mkdir(parents=True, exist_ok=True)
-    report.to_csv(args.comparison.with_suffix(".csv"), index=False)
-    args.comparison.with_suffix(".md").write_text(to_markdown(report), encoding="utf-8")
+    write_movies(report, args.comparison.with_suffix(".csv"))
+    write_text(args.comparison.with_suffix(".md"), to_markdown(report))
 
-    args.pipelines.write_text(json.dumps(best_by_pipeline(table), indent=2) + "\n", "utf-8")
+    write_json(args.pipelines, best_by_pipeline(table))
     best = json.loads(choose_winner(table, cells, evaluate.select_on).to_json())
     chosen = cells[
         (cells["pipeline"] == best["pipeline"])
         & (cells["family"] == best["family"])
         & (cells["tuned"] == best["tuned"])
     ].iloc[0]
-    args.winner.write_text(json.dumps(best, indent=2) + "\n", "utf-8")
-    hyperparameters = json.dumps(chosen["hyperparameters"], indent=2, sort_keys=True)
-    args.winner_hyperparameters.write_text(hyperparameters + "\n", "utf-8")
+    write_json(args.winner, best)
+    write_json(args.winner_hyperparameters, chosen["hyperparameters"], sort_keys=True)
 
     predictions_dir = args.tuned_predictions_dir if best["tuned"] else args.predictions_dir
     predictions = read_movies(

@@ -24,6 +24,7 @@ from movie_rating.models.export import (
 )
 from movie_rating.models.families import build_model
 from movie_rating.models.training import full_pipeline
+from movie_rating.outputs import write_json, write_text
 from movie_rating.params import BaseParams, IngestParams, load_params, parse_section
 from movie_rating.reporting.model_card import Provenance, render_model_card
 
@@ -79,9 +80,8 @@ def main() -> None:
     card = save_model(estimator, args.model, fields)
     write_movies(feature_importance(point_pipeline(estimator)), args.importance)
     write_movies(coverage, args.intervals_table)
-    args.intervals_metrics.write_text(
-        json.dumps({"test": {m: fields["intervals"]["test"][m] for m in SCORES}}, indent=2) + "\n",
-        encoding="utf-8",
+    write_json(
+        args.intervals_metrics, {"test": {m: fields["intervals"]["test"][m] for m in SCORES}}
     )
     ingest = parse_section(params, "ingest", IngestParams)
     readable = render_model_card(
@@ -92,7 +92,7 @@ def main() -> None:
         coverage,
         backtest.min_votes,
     )
-    args.readable_card.write_text(readable, encoding="utf-8")
+    write_text(args.readable_card, readable)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,6 @@
 """Stage featurize: build one registered feature pipeline, fit it per CV fold and on train."""
 
 import argparse
-import json
 from pathlib import Path
 
 import joblib
@@ -10,6 +9,7 @@ from movie_rating.cli import run_cli
 from movie_rating.data.split import read_movies
 from movie_rating.features.folds import fold_matrices
 from movie_rating.features.pipelines import build_feature_pipeline, describe_features
+from movie_rating.outputs import replacing, write_json
 from movie_rating.params import BaseParams, TrainParams, load_params, parse_section
 
 
@@ -37,14 +37,13 @@ def main() -> None:
         pipeline, read_movies(args.train), read_movies(args.test), folds, seed, args.jobs
     )
 
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    joblib.dump(pipeline, args.out)
+    with replacing(args.out) as scratch:
+        joblib.dump(pipeline, scratch)
     # Dense matrices, mostly zeros: zlib's fastest level writes a twentieth of the bytes, and
     # reading them back is no slower.
-    joblib.dump(matrices, args.matrices, compress=1)
-    args.summary.parent.mkdir(parents=True, exist_ok=True)
-    summary = describe_features(fitted_on_train, matrices.final.X_train)
-    args.summary.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    with replacing(args.matrices) as scratch:
+        joblib.dump(matrices, scratch, compress=1)
+    write_json(args.summary, describe_features(fitted_on_train, matrices.final.X_train))
 
 
 if __name__ == "__main__":

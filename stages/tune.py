@@ -1,7 +1,6 @@
 """Stage tune: search hyper-parameters of the best families (random | grid | optuna)."""
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from movie_rating.evaluation.comparison import TEMPORAL_METRIC, load_cell_metric
 from movie_rating.evaluation.metrics import write_metrics
 from movie_rating.models.families import build_model
 from movie_rating.models.training import full_pipeline
+from movie_rating.outputs import write_json
 from movie_rating.params import BaseParams, TrainParams, load_params, parse_section
 from movie_rating.registry import cell_name
 from movie_rating.tuning.blend import blend_members, blend_tuned
@@ -57,8 +57,7 @@ def main() -> None:
         report: dict[str, Any], search_history: list[float], metrics: dict[str, float]
     ) -> None:
         name = cell_name(report["pipeline"], report["family"])
-        args.out_dir.mkdir(parents=True, exist_ok=True)
-        (args.out_dir / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n", "utf-8")
+        write_json(args.out_dir / f"{name}.json", report)
         history.extend(
             {"cell": name, "trial": trial, "search_cv_rmse": round(score, 6)}
             for trial, score in enumerate(search_history)
@@ -131,12 +130,8 @@ def main() -> None:
                     **blend.result.metrics,
                 },
             )
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", "utf-8")
-    args.history.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(history, columns=["cell", "trial", "search_cv_rmse"]).to_csv(
-        args.history, index=False, lineterminator="\n"
-    )
+    write_json(args.out_dir / "summary.json", summary)
+    write_movies(pd.DataFrame(history, columns=["cell", "trial", "search_cv_rmse"]), args.history)
 
 
 if __name__ == "__main__":

@@ -6,11 +6,6 @@ card's before `joblib.load` ever unpickles it. The card names the artifact file,
 folder is found by its card alone; messages name files, never a server's folders.
 """
 
-import json
-import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
@@ -20,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from movie_rating.data.ingest import sha256_of
 from movie_rating.data.schema import INPUT_FEATURES
 from movie_rating.errors import MovieRatingError
+from movie_rating.outputs import replacing, write_json
 
 CARD_FILE: Final = "model_card.json"
 
@@ -151,8 +147,7 @@ def load_model(models_dir: Path) -> tuple[Any, ModelCard]:
 def save_model(model: Any, path: Path, card_fields: dict[str, Any]) -> ModelCard:
     """Write the artifact and then its card (which names it and holds its sha256), each by
     writing beside and renaming, so an interrupted export leaves no half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _beside(path) as scratch:
+    with replacing(path) as scratch:
         joblib.dump(model, scratch, compress=3)
     sha = sha256_of(path)
     card = ModelCard.model_validate(
@@ -164,21 +159,5 @@ def save_model(model: Any, path: Path, card_fields: dict[str, Any]) -> ModelCard
             "artifact": {"path": path.name, "sha256": sha},
         }
     )
-    with _beside(card_path(path.parent)) as scratch:
-        scratch.write_text(json.dumps(card.model_dump(), indent=2) + "\n", encoding="utf-8")
+    write_json(card_path(path.parent), card.model_dump())
     return card
-
-
-@contextmanager
-def _beside(target: Path) -> Iterator[Path]:
-    """A scratch file in the target's folder, renamed onto the target if the block succeeds
-    (readable by all, like any file the export writes), removed otherwise."""
-    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(handle)
-    scratch = Path(name)
-    try:
-        yield scratch
-        scratch.chmod(0o644)
-        scratch.replace(target)
-    finally:
-        scratch.unlink(missing_ok=True)

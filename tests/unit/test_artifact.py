@@ -249,7 +249,7 @@ def test_a_save_interrupted_before_the_card_is_refused_not_served(tmp_path, monk
     def dumps(*args: Any, **kwargs: Any) -> str:
         raise OSError("interrupted")
 
-    monkeypatch.setattr(artifact_module.json, "dumps", dumps)
+    monkeypatch.setattr(json, "dumps", dumps)
     with pytest.raises(OSError, match="interrupted"):
         saved(models_dir, alpha=50.0)
     monkeypatch.undo()

@@ -6,6 +6,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from movie_rating.data.schema import PROCESSED_COLUMNS, TARGET, VOTE_COUNT
+from movie_rating.outputs import replacing
 from movie_rating.params import SplitParams
 
 _TEXT_DTYPES = {column: "str" for column in PROCESSED_COLUMNS}
@@ -18,8 +19,8 @@ def split_train_test(clean: pd.DataFrame, params: SplitParams) -> tuple[pd.DataF
 
 
 def write_movies(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False)
+    with replacing(path) as scratch:
+        frame.to_csv(scratch, index=False)
 
 
 def read_movies(path: Path) -> pd.DataFrame:

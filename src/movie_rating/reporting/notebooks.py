@@ -42,6 +42,7 @@ from nbformat import NotebookNode
 from traitlets.config import Config
 
 from movie_rating.errors import MovieRatingError
+from movie_rating.outputs import write_bytes, write_text
 
 logger = logging.getLogger(__name__)
 
@@ -183,13 +184,10 @@ def render(path: Path, out_dir: Path, cwd: Path | None = None) -> NotebookNode:
     check_no_machine_paths(notebook, machine_paths(path.parent, cwd or path.parent), path.name)
     body, figures = to_markdown(notebook, path.stem)
     shutil.rmtree(out_dir / f"{path.stem}_files", ignore_errors=True)
-    out_dir.mkdir(parents=True, exist_ok=True)
     markdown = out_dir / f"{path.stem}.md"
-    markdown.write_text(body, encoding="utf-8")
+    write_text(markdown, body)
     for name, data in figures.items():
-        figure = out_dir / name
-        figure.parent.mkdir(parents=True, exist_ok=True)
-        figure.write_bytes(data)
+        write_bytes(out_dir / name, data)
     logger.info("%s -> %s (%d figures)", path, markdown, len(figures))
     return notebook
 

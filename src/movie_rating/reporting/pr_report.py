@@ -24,6 +24,7 @@ import vl_convert
 
 from movie_rating.cli import command_parser
 from movie_rating.errors import MovieRatingError
+from movie_rating.outputs import write_text
 
 WINNER = "reports/winner.json"
 CELL_METRICS = "metrics"  # metrics/train/<cell>/metrics.json, metrics/tune/<cell>/metrics.json
@@ -138,5 +139,5 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True, help="the markdown file to write")
     args = parser.parse_args(argv)
     report = build_report(args.base, args.out)
-    args.out.write_text(report, encoding="utf-8")
+    write_text(args.out, report)
     print(args.out)
