@@ -7,6 +7,7 @@ from pathlib import Path
 
 from movie_rating.data.schema import RAW_COLUMNS
 from movie_rating.errors import MovieRatingError
+from movie_rating.outputs import replacing
 
 _CHUNK_BYTES = 1 << 20
 
@@ -50,5 +51,5 @@ def verify_raw_file(path: Path, expected_sha256: str) -> None:
 def ingest(source: Path, destination: Path, expected_sha256: str) -> None:
     """Verify `source` and copy it unchanged to `destination` (data/raw is never edited)."""
     verify_raw_file(source, expected_sha256)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, destination)
+    with replacing(destination) as scratch:
+        shutil.copyfile(source, scratch)
