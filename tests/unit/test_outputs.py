@@ -1,6 +1,7 @@
 """Files are written whole or not at all: an interrupted write keeps the previous file."""
 
 import json
+import os
 import stat
 from pathlib import Path
 from typing import Any
@@ -77,3 +78,9 @@ def test_movies_read_back_as_written(tmp_path):
     frame = pd.DataFrame({"record_id": [1, 2], "title": ["Up", ""], "vote_average": [7.9, 6.0]})
     write_movies(frame, Path(tmp_path / "split" / "test.csv"))
     pd.testing.assert_frame_equal(read_movies(tmp_path / "split" / "test.csv"), frame)
+
+
+def test_movies_files_end_lines_with_a_newline_on_every_os(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "linesep", "\r\n")  # as on Windows, where pandas reads it
+    write_movies(pd.DataFrame({"title": ["Up", "Heat"]}), tmp_path / "test.csv")
+    assert (tmp_path / "test.csv").read_bytes() == b"title\nUp\nHeat\n"

@@ -19,8 +19,11 @@ def split_train_test(clean: pd.DataFrame, params: SplitParams) -> tuple[pd.DataF
 
 
 def write_movies(frame: pd.DataFrame, path: Path) -> None:
+    """A frame as CSV without its index, lines ending in "\\n" on every OS (a rebuild elsewhere
+    writes the same bytes), written whole or not at all: the clean splits, predictions and
+    every table a stage writes."""
     with replacing(path) as scratch:
-        frame.to_csv(scratch, index=False)
+        frame.to_csv(scratch, index=False, lineterminator="\n")
 
 
 def read_movies(path: Path) -> pd.DataFrame:
