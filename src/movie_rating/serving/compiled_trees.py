@@ -47,7 +47,6 @@ import math
 import os
 import stat
 import struct
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -60,6 +59,7 @@ import numpy as np
 from llvmlite import ir
 from platformdirs import user_cache_path
 
+from movie_rating.outputs import write_bytes
 from movie_rating.serving.threads import ThreadPool
 
 logger = logging.getLogger(__name__)
@@ -605,16 +605,10 @@ class ObjectCache:
             self.directory.mkdir(parents=True, exist_ok=True)
             if not self._usable():
                 return
-            handle, name = tempfile.mkstemp(dir=self.directory, suffix=".part")
-            partial = Path(name)
-            try:
-                with os.fdopen(handle, "wb") as file:
-                    file.write(hashlib.sha256(code).digest() + code)
-                partial.chmod(0o644)  # readable by a service running as another user
-                partial.replace(self.directory / f"{key}.o")
-            finally:
-                partial.unlink(missing_ok=True)
-            files = sorted(self.directory.glob("*.o"), key=lambda path: path.stat().st_mtime)
+            # whole or not at all, readable by a service running as another user
+            write_bytes(self.directory / f"{key}.o", hashlib.sha256(code).digest() + code)
+            # the forests, not a scratch file another process is writing (".<key>.*.o")
+            files = sorted(self.directory.glob("[!.]*.o"), key=lambda path: path.stat().st_mtime)
             for old in files[:-_CACHED_FORESTS]:
                 old.unlink(missing_ok=True)
         except OSError as error:

@@ -1,6 +1,7 @@
 """Compiled LightGBM forests must equal `Booster.predict` bit for bit, or be refused, saying why."""
 
 import math
+import os
 import re
 import sys
 from pathlib import Path
@@ -382,6 +383,18 @@ def test_the_cache_keeps_the_most_recently_used_forests(tmp_path: Path, monkeypa
     assert len(cached_code(cache)) == 2
     assert not compile_lightgbm(boosters[0], cache=cache).cached  # the oldest went
     assert compile_lightgbm(boosters[2], cache=cache).cached
+
+
+def test_the_cache_leaves_a_file_another_process_is_writing(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(compiled_trees, "_CACHED_FORESTS", 1)
+    cache = ObjectCache(tmp_path)
+    writing = tmp_path / ".0123abcd.k3y5cr4t.o"  # another process's scratch file, oldest of all
+    writing.write_bytes(b"half")
+    os.utime(writing, (0, 0))
+    for n in (3, 4):
+        compile_lightgbm(fit(n_estimators=n).booster_, cache=cache)
+    assert writing.read_bytes() == b"half"
+    assert len([path for path in cached_code(cache) if path != writing]) == 1
 
 
 def test_the_cache_directory_comes_from_the_environment(tmp_path: Path, monkeypatch):
