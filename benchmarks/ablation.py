@@ -23,9 +23,10 @@ from movie_rating.backtest.ablation import (
     score_variant,
 )
 from movie_rating.backtest.temporal import BacktestParams
-from movie_rating.data.split import read_movies
+from movie_rating.data.split import read_movies, write_movies
 from movie_rating.intervals.conformal import IntervalParams
 from movie_rating.models.export import read_winner
+from movie_rating.outputs import write_text
 from movie_rating.params import BaseParams, TrainParams, load_params, parse_section
 
 REPORT_CUT = 2019  # the target row: fit before 2019, score 2019-2022
@@ -93,11 +94,8 @@ def main() -> None:
         table = pd.concat([kept[~kept["variant"].isin(table["variant"])], table])
     order = {variant.name: i for i, variant in enumerate(variants_all)}
     table = table[table["variant"].isin(order)].sort_values("variant", key=lambda v: v.map(order))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(previous, index=False, lineterminator="\n")
-    args.out.with_suffix(".md").write_text(
-        ablation_markdown(table, REPORT_CUT, VARIANTS[0].name), encoding="utf-8"
-    )
+    write_movies(table, previous)
+    write_text(args.out.with_suffix(".md"), ablation_markdown(table, REPORT_CUT, VARIANTS[0].name))
 
 
 if __name__ == "__main__":

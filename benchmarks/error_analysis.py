@@ -21,6 +21,7 @@ from movie_rating.evaluation.error_analysis import FEW_VOTES, render_report
 from movie_rating.features.pipelines import build_feature_pipeline
 from movie_rating.models.families import build_model
 from movie_rating.models.training import full_pipeline
+from movie_rating.outputs import write_text
 from movie_rating.params import (
     BaseParams,
     CleanParams,
@@ -99,8 +100,7 @@ def main() -> None:
     report = render_report(
         f"Error analysis: {name}", intro, sections, reference_mean=float(np.mean(y))
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report + "\n", encoding="utf-8")
+    write_text(args.out, report + "\n")
     print(f"wrote {args.out}; CV {cv_seconds:.0f} s, one fit {fit_seconds:.1f} s")
 
 

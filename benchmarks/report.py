@@ -7,14 +7,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from movie_rating.outputs import write_json
+
 REPORT = Path("reports/benchmarks.json")
 
 
 def merge_into_report(key: str, values: dict[str, Any]) -> None:
     report = json.loads(REPORT.read_text()) if REPORT.exists() else {}
     report[key] = values
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    REPORT.write_text(json.dumps(report, indent=2) + "\n")
+    write_json(REPORT, report)
 
 
 def best_seconds(call: Callable[[], object], repeats: int = 7) -> float:
